@@ -1,0 +1,51 @@
+# fastdrop: two commands on a fresh clone, `make test` and `make bench`; each creates the
+# virtual environment (.venv) and installs fastdrop with its test and CUDA-simulator extras
+# when that is missing or pyproject.toml changed.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+.PHONY: install torch test test-fast test-cudasim test-gpu bench bench-kernels bench-gpu report lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,cuda]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# PyTorch is an optional peer for the benchmarks (the CPU build on this machine's disk).
+torch: $(STAMP)
+	$(BIN)/python -m pip install -q 'torch==2.13.0'
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# The CUDA tests on the numba-cuda simulator (make test runs them too).
+test-cudasim: $(STAMP)
+	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q tests/cuda $(PYTEST_ARGS)
+
+# The same CUDA tests on a real GPU.
+test-gpu: $(STAMP)
+	FASTDROP_REAL_GPU=1 $(BIN)/python -m pytest -q tests/cuda $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/fastdrop bench kernels $(BENCH_ARGS)
+
+bench-kernels: bench
+
+bench-gpu: $(STAMP)
+	$(BIN)/python bench/gpu.py $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check fastdrop tests bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,128 @@
+"""Backends: a table of the same kernel operations plus how to hold arrays for them.
+
+A backend adapts arrays (host numpy arrays, or CUDA device arrays) to the flat contiguous
+buffers the kernels take, and names its kernel module (reference, cpu, cuda), whose
+functions share names and signatures: forward, backward, inference.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+
+import numpy as np
+
+from . import _validate as v
+
+
+def is_device_array(x) -> bool:
+    return hasattr(x, "__cuda_array_interface__")
+
+
+class HostBackend:
+    """numpy arrays in host memory; kernels from fastdrop.kernels.<module>."""
+
+    def __init__(self, name: str, module: str, dtypes: tuple[str, ...]):
+        self.name = name
+        self._module = module
+        self.dtypes = dtypes
+
+    @functools.cached_property
+    def kernels(self):
+        return importlib.import_module(f"fastdrop.kernels.{self._module}")
+
+    def asarray(self, x, name: str):
+        if is_device_array(x) and not isinstance(x, np.ndarray):
+            raise TypeError(
+                f"{name} is a CUDA device array but backend {self.name!r} works on host "
+                "arrays; use backend='cuda' or 'auto'"
+            )
+        arr = np.asarray(x)
+        v.check_dtype(arr.dtype, self.dtypes, self.name, name)
+        return arr
+
+    def flat(self, a: np.ndarray) -> np.ndarray:
+        """A flat C-order view, or a contiguous copy of a non-contiguous view."""
+        return np.ascontiguousarray(a).reshape(-1)
+
+    def empty(self, shape, dtype):
+        return np.empty(shape, dtype=dtype)
+
+    def output(self, out, x, name: str = "out"):
+        """(array returned to the caller, flat buffer the kernel writes)."""
+        if out is None:
+            y = np.empty(x.shape, dtype=x.dtype)
+            return y, y.reshape(-1)
+        if not isinstance(out, np.ndarray):
+            raise ValueError(f"{name} must be a numpy array, got {type(out).__name__}")
+        v.check_out(out, x.shape, x.dtype, name)
+        v.check_host_overlap(out, x, name)
+        if out.flags.c_contiguous and out.flags.writeable:
+            return out, out.reshape(-1)
+        if not out.flags.writeable:
+            raise ValueError(f"{name} is read-only")
+        return out, np.empty(out.size, dtype=out.dtype)  # copied into out by finish()
+
+    def finish(self, y, y_flat) -> None:
+        """Copy the kernel's result into a non-contiguous `out`."""
+        if y.size and not np.shares_memory(y, y_flat):
+            y[...] = y_flat.reshape(y.shape)
+
+    def mask_array(self, mask):
+        return np.asarray(mask) if not is_device_array(mask) else mask
+
+
+_HOST = {
+    "numpy": HostBackend("numpy", "reference", v.REFERENCE_DTYPES),
+    "cpu": HostBackend("cpu", "cpu", v.HOST_DTYPES),
+}
+
+CUDA_HELP = (
+    "no CUDA device is usable here (numba-cuda found none). Use backend='cpu', or run "
+    "the CUDA kernels on the simulator by setting NUMBA_ENABLE_CUDASIM=1 before importing "
+    "fastdrop"
+)
+
+
+@functools.cache
+def cuda_available() -> bool:
+    """True where numba-cuda imports and sees a device (or the simulator is on)."""
+    if os.environ.get("FASTDROP_DISABLE_CUDA"):
+        return False
+    try:
+        from numba import cuda
+    except Exception:  # numba-cuda missing or broken: no CUDA backend
+        return False
+    try:
+        return bool(cuda.is_available())
+    except Exception:
+        return False
+
+
+@functools.cache
+def _cuda_backend():
+    from .kernels import cuda as cuda_kernels
+
+    return cuda_kernels.CudaBackend()
+
+
+def available() -> list[str]:
+    names = list(_HOST)
+    if cuda_available():
+        names.append("cuda")
+    return names
+
+
+def resolve(name: str, x):
+    """The backend object for a validated name; 'auto' is cuda for device arrays."""
+    if name == "auto":
+        if is_device_array(x) and not isinstance(x, np.ndarray):
+            name = "cuda"
+        else:
+            name = "cpu"
+    if name == "cuda":
+        if not cuda_available():
+            raise RuntimeError(CUDA_HELP)
+        return _cuda_backend()
+    return _HOST[name]

@@ -1,0 +1,78 @@
+"""The public operations of SPEC.md section 4: validate once, then dispatch to a backend."""
+
+from __future__ import annotations
+
+from . import _validate as v
+from . import backends as _backends
+from .kernels import reference
+from .kernels.plan import make_plan
+
+
+def backends() -> list[str]:
+    """Backend names usable here, e.g. ['numpy', 'cpu'] (plus 'cuda' where a GPU is seen)."""
+    return _backends.available()
+
+
+def dropout(
+    x, p, *, seed, offset=0, variant="inverted", training=True, backend="auto", out=None
+):
+    """Dropout of x at rate p. Returns (y, mask).
+
+    mask is the packed uint8 keep mask (bit j of byte c keeps entry 8c + j; per channel
+    for `spatial`), or None for `gaussian` and for training=False. The mask is a pure
+    function of (seed, offset, index, p): every backend gives the same bits.
+    """
+    variant = v.check_variant(variant)
+    p = v.check_p(p, variant)
+    seed = v.check_uint64("seed", seed)
+    offset = v.check_uint64("offset", offset)
+    be = _backends.resolve(v.check_backend_name(backend), x)
+    x = be.asarray(x, "x")
+    v.check_spatial_shape(x.shape, variant, "x")
+    y, y_flat = be.output(out, x)
+    plan = make_plan(x.shape, x.dtype, p, seed, offset, variant)
+    mask = None
+    if training and variant != "gaussian":
+        mask = be.empty((plan.nbytes,), "uint8")
+    if plan.n:
+        x_flat = be.flat(x)
+        if not training:
+            be.kernels.inference(x_flat, y_flat, plan)
+        else:
+            be.kernels.forward(x_flat, y_flat, mask, plan)
+        be.finish(y, y_flat)
+    return y, mask
+
+
+def dropout_backward(
+    dy, p, *, mask=None, seed=None, offset=0, variant="inverted", backend="auto", out=None
+):
+    """Gradient of dropout: dx from dy, using the stored mask or regenerating it from
+    seed/offset (no mask memory at all). The mask wins when both are given."""
+    variant = v.check_variant(variant)
+    p = v.check_p(p, variant)
+    v.check_mask_or_seed(mask, seed, variant)
+    seed = 0 if seed is None else v.check_uint64("seed", seed)
+    offset = v.check_uint64("offset", offset)
+    be = _backends.resolve(v.check_backend_name(backend), dy)
+    dy = be.asarray(dy, "dy")
+    v.check_spatial_shape(dy.shape, variant, "dy")
+    plan = make_plan(dy.shape, dy.dtype, p, seed, offset, variant)
+    if mask is not None:
+        mask = be.mask_array(mask)
+        v.check_mask(mask, plan.nbytes, variant)
+    dx, dx_flat = be.output(out, dy)
+    if plan.n:
+        be.kernels.backward(be.flat(dy), dx_flat, mask, plan)
+        be.finish(dx, dx_flat)
+    return dx
+
+
+def keep_mask(n, p, *, seed, offset=0):
+    """The packed keep mask of n elements (numpy reference): ceil(n / 8) uint8 bytes."""
+    n = v.check_count("n", n)
+    p = v.check_p(p)
+    seed = v.check_uint64("seed", seed)
+    offset = v.check_uint64("offset", offset)
+    plan = make_plan((n,), "float32", p, seed, offset, "inverted")
+    return reference.keep_mask(plan)
