@@ -1,0 +1,303 @@
+"""Numba CPU-parallel kernels: the same function as reference.py, bit for bit, fast.
+
+Layout of the work (NOTES.md has the measurements behind each choice):
+
+- The flat array is cut into chunks of CH mask bytes (CH * 8 elements). Each parallel
+  block owns a contiguous run of chunks and one small scratch area (L1-resident), taken
+  from a cache allocated once per thread count: no allocation per call beyond the outputs.
+- Per chunk, stage 1 runs Philox for CH consecutive counters in a loop over independent
+  lanes, which LLVM vectorises (vpmuludq), and stores each call's four words as two
+  little-endian uint64 (r0 | r1 << 32, r2 | r3 << 32). Viewed as uint16, that scratch is
+  exactly the 16-bit uniform of each element in element order.
+- Stage 2 is then a plain contiguous loop over the chunk's elements: compare, select,
+  write y and a 0/1 keep byte; both vectorise. Stage 3 packs 8 keep bytes into a mask
+  byte with one multiply ((v * 0x0102040810204080) >> 56 gathers the low bit of each byte).
+
+Dropped elements are selected, never multiplied, so NaN/Inf never leak from them. The
+multiply is the IEEE product with the scale already rounded to x's dtype (plan.scale), as
+in the reference, so outputs are bit-identical for any thread count.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .. import spec
+from ._numba_ext import M32, U64, philox_lazy
+from .plan import Plan
+
+CH = 64  # Philox calls (= mask bytes) per chunk
+CHE = CH * spec.ELEMENTS_PER_CALL  # elements per chunk
+BLOCKS_PER_THREAD = 4  # parallel blocks per thread: some slack for uneven progress
+_S32 = U64(32)
+_S56 = U64(56)
+_GATHER = U64(0x0102040810204080)  # 8 bytes of 0/1 -> 8 bits in the top byte
+_SPREAD = U64(0x0101010101010101)  # a byte copied into all 8 bytes
+_BITSEL = U64(0x8040201008040201)  # byte j keeps bit j
+
+# element stage modes: what a kept element becomes
+SCALE, COPY, AFFINE = 0, 1, 2
+
+
+# --- chunk stages (inlined into the parallel kernels) ---------------------------------------
+
+
+@njit(inline="always")
+def _words(w64, cb, k0, k1, o0, o1):
+    """Philox words of calls cb .. cb+CH-1 into w64 (2*CH uint64, element order as u16)."""
+    for k in range(CH):
+        c = U64(cb + k)
+        r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
+        w64[2 * k] = r0 | (r1 << _S32)
+        w64[2 * k + 1] = r2 | (r3 << _S32)
+
+
+@njit(inline="always")
+def _apply_u16(xs, ys, u16, kb8, cnt, t, mode, s, b, drop, zero):
+    """ys = select(u16 >= t, kept(xs), dropped) over cnt elements; kb8 gets the 0/1 keeps."""
+    if mode == SCALE:
+        for e in range(cnt):
+            keep = np.int32(u16[e]) >= t
+            kb8[e] = keep
+            v = xs[e] * s
+            ys[e] = v if keep else zero
+    elif mode == COPY:
+        for e in range(cnt):
+            keep = np.int32(u16[e]) >= t
+            kb8[e] = keep
+            v = xs[e]
+            ys[e] = v if keep else zero
+    else:
+        for e in range(cnt):
+            keep = np.int32(u16[e]) >= t
+            kb8[e] = keep
+            v = s * xs[e] + b
+            ys[e] = v if keep else drop
+
+
+@njit(inline="always")
+def _apply_kb(xs, ys, kb8, cnt, mode, s, zero):
+    """ys = select(kb8 != 0, kept(xs), 0): the backward from a stored mask."""
+    if mode == SCALE:
+        for e in range(cnt):
+            v = xs[e] * s
+            ys[e] = v if kb8[e] != 0 else zero
+    else:
+        for e in range(cnt):
+            v = xs[e]
+            ys[e] = v if kb8[e] != 0 else zero
+
+
+@njit(inline="always")
+def _pack(kb64, mask, cb, nb):
+    for k in range(nb):
+        mask[cb + k] = np.uint8((kb64[k] * _GATHER) >> _S56)
+
+
+# --- parallel kernels -----------------------------------------------------------------------
+
+
+@njit(parallel=True, cache=True)
+def _masked(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w64s, kbs):
+    """Forward of inverted/standard/alpha (mask stored), or backward regenerating it."""
+    n = x.size
+    nbytes = (n + 7) // 8
+    nchunks = (n + CHE - 1) // CHE
+    nblk = min(w64s.shape[0], nchunks)
+    t32 = np.int32(t)
+    for blk in prange(nblk):
+        w64 = w64s[blk]
+        u16 = w64.view(np.uint16)
+        kb64 = kbs[blk]
+        kb8 = kb64.view(np.uint8)
+        for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
+            cb = ch * CH
+            eb = cb * 8
+            _words(w64, cb, k0, k1, o0, o1)
+            if eb + CHE <= n:
+                _apply_u16(x[eb:eb + CHE], y[eb:eb + CHE], u16, kb8, CHE, t32, mode, s, b,
+                           drop, zero)
+                if store_mask:
+                    _pack(kb64, mask, cb, CH)
+            else:  # the last, partial chunk
+                cnt = n - eb
+                _apply_u16(x[eb:n], y[eb:n], u16, kb8, cnt, t32, mode, s, b, drop, zero)
+                for e in range(cnt, CHE):
+                    kb8[e] = 0  # unused high bits of the last mask byte are 0
+                if store_mask:
+                    _pack(kb64, mask, cb, nbytes - cb)
+
+
+@njit(parallel=True, cache=True)
+def _from_mask(dy, dx, mask, mode, s, zero, kbs):
+    """Backward from a stored packed mask: expand each byte to 8 keep bytes, then select."""
+    n = dy.size
+    nbytes = (n + 7) // 8
+    nchunks = (n + CHE - 1) // CHE
+    nblk = min(kbs.shape[0], nchunks)
+    for blk in prange(nblk):
+        kb64 = kbs[blk]
+        kb8 = kb64.view(np.uint8)
+        for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
+            cb = ch * CH
+            eb = cb * 8
+            if eb + CHE <= n:
+                for k in range(CH):
+                    kb64[k] = (U64(mask[cb + k]) * _SPREAD) & _BITSEL
+                _apply_kb(dy[eb:eb + CHE], dx[eb:eb + CHE], kb8, CHE, mode, s, zero)
+            else:
+                for k in range(nbytes - cb):
+                    kb64[k] = (U64(mask[cb + k]) * _SPREAD) & _BITSEL
+                _apply_kb(dy[eb:n], dx[eb:n], kb8, n - eb, mode, s, zero)
+
+
+@njit(parallel=True, cache=True)
+def _mask_only(mask, nbits, t, k0, k1, o0, o1, w64s, kbs):
+    """Packed keep mask of nbits entries (the spatial variant's per-channel mask)."""
+    nbytes = (nbits + 7) // 8
+    nchunks = (nbits + CHE - 1) // CHE
+    nblk = min(w64s.shape[0], nchunks)
+    t32 = np.int32(t)
+    for blk in prange(nblk):
+        w64 = w64s[blk]
+        u16 = w64.view(np.uint16)
+        kb64 = kbs[blk]
+        kb8 = kb64.view(np.uint8)
+        for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
+            cb = ch * CH
+            cnt = min(CHE, nbits - cb * 8)
+            _words(w64, cb, k0, k1, o0, o1)
+            for e in range(CHE):
+                kb8[e] = np.int32(u16[e]) >= t32 and e < cnt
+            _pack(kb64, mask, cb, min(CH, nbytes - cb))
+
+
+@njit(parallel=True, cache=True)
+def _channels(x, y, mask, length, s, zero):
+    """Spatial: y = x*s over each kept channel of `length` elements, 0 over dropped ones."""
+    nch = x.size // length
+    for c in prange(nch):
+        keep = (mask[c >> 3] >> (c & 7)) & 1
+        xs = x[c * length:(c + 1) * length]
+        ys = y[c * length:(c + 1) * length]
+        if keep:
+            for i in range(length):
+                ys[i] = xs[i] * s
+        else:
+            for i in range(length):
+                ys[i] = zero
+
+
+@njit(parallel=True, cache=True)
+def _gaussian(x, y, sigma, k0, k1, o0, o1):
+    """y = x * (1 + sigma*z), z by Box-Muller on Philox call i // 4 (float64 math)."""
+    n = x.size
+    calls = (n + 3) // 4
+    two32 = 4294967296.0
+    for m in prange(calls):
+        c = U64(m)
+        r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
+        for pair in range(2):
+            ra = r0 if pair == 0 else r2
+            rb = r1 if pair == 0 else r3
+            u1 = (float(ra) + 0.5) / two32
+            u2 = float(rb) / two32
+            radius = math.sqrt(-2.0 * math.log(u1))
+            angle = 2.0 * math.pi * u2
+            for h in range(2):
+                i = 4 * m + 2 * pair + h
+                if i < n:
+                    z = radius * math.cos(angle) if h == 0 else radius * math.sin(angle)
+                    xi = x[i]
+                    y[i] = 1.0 + sigma * z  # rounds the factor to y's dtype, as the spec says
+                    y[i] = xi * y[i]
+
+
+@njit(parallel=True, cache=True)
+def _copy(x, y):
+    for i in prange(x.size):
+        y[i] = x[i]
+
+
+@njit(parallel=True, cache=True)
+def _scale(x, y, s):
+    for i in prange(x.size):
+        y[i] = x[i] * s
+
+
+# --- scratch --------------------------------------------------------------------------------
+
+_SCRATCH: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _scratch() -> tuple[np.ndarray, np.ndarray]:
+    """Per-block scratch (Philox words, keep bytes), allocated once per thread count."""
+    blocks = BLOCKS_PER_THREAD * numba.get_num_threads()
+    pair = _SCRATCH.get(blocks)
+    if pair is None:
+        pair = (np.zeros((blocks, 2 * CH), np.uint64), np.zeros((blocks, CH), np.uint64))
+        _SCRATCH[blocks] = pair
+    return pair
+
+
+def _keys(plan: Plan):
+    return U64(plan.k0), U64(plan.k1), U64(plan.o0), U64(plan.o1)
+
+
+def _channel_mask(plan: Plan) -> np.ndarray:
+    mask = np.empty(plan.nbytes, np.uint8)
+    _mask_only(mask, plan.nbits, plan.t, *_keys(plan), *_scratch())
+    return mask
+
+
+def _elementwise(x, y, mask, store_mask: bool, plan: Plan, backward: bool) -> None:
+    zero = x.dtype.type(0)
+    if plan.variant == "alpha":
+        # forward: a*x + b / dropped value; backward: a*dy / 0
+        mode, s = (SCALE, plan.alpha_a) if backward else (AFFINE, plan.alpha_a)
+    elif plan.variant == "standard":
+        mode, s = COPY, plan.scale
+    else:
+        mode, s = SCALE, plan.scale
+    out_mask = mask if store_mask else np.empty(0, np.uint8)
+    w64s, kbs = _scratch()
+    _masked(x, y, out_mask, store_mask, mode, plan.t, s, plan.alpha_b, plan.alpha_drop, zero,
+            *_keys(plan), w64s, kbs)
+
+
+# --- the kernel interface shared with reference.py and cuda.py ------------------------------
+
+
+def forward(x, y, mask, plan: Plan) -> None:
+    if plan.variant == "gaussian":
+        _gaussian(x, y, plan.sigma, *_keys(plan))
+    elif plan.variant == "spatial":
+        mask[:] = _channel_mask(plan)
+        _channels(x, y, mask, plan.channel_len, plan.scale, x.dtype.type(0))
+    else:
+        _elementwise(x, y, mask, True, plan, backward=False)
+
+
+def backward(dy, dx, mask, plan: Plan) -> None:
+    if plan.variant == "gaussian":
+        _gaussian(dy, dx, plan.sigma, *_keys(plan))
+    elif plan.variant == "spatial":
+        cmask = _channel_mask(plan) if mask is None else mask
+        _channels(dy, dx, cmask, plan.channel_len, plan.scale, dy.dtype.type(0))
+    elif mask is None:
+        _elementwise(dy, dx, None, False, plan, backward=True)
+    else:
+        mode = COPY if plan.variant == "standard" else SCALE
+        s = plan.alpha_a if plan.variant == "alpha" else plan.scale
+        _from_mask(dy, dx, mask, mode, s, dy.dtype.type(0), _scratch()[1])
+
+
+def inference(x, y, plan: Plan) -> None:
+    if plan.variant == "standard":
+        _scale(x, y, plan.infer_scale)
+    elif not np.may_share_memory(x, y):  # out is x: nothing to do
+        _copy(x, y)
