@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import _validate as v
-from . import backends as _backends
+from . import dispatch as _backends
 from .kernels import reference
 from .kernels.plan import make_plan
 

@@ -1,0 +1,178 @@
+"""Every fast host backend equals the numpy reference, bit for bit (SPEC.md section 3)."""
+
+import numpy as np
+import pytest
+
+import fastdrop as fd
+from tests.helpers import MASKED, assert_same, bits
+
+FAST = [b for b in fd.backends() if b == "cpu"]
+VARIANTS = ["inverted", "standard", "alpha", "gaussian"]
+SIZES = [1, 7, 8, 9, 511, 512, 513, 4097, 70001]
+RATES = [0.0, 0.1, 0.5, 0.9, 1.0]
+
+
+def rates_for(variant):
+    return [p for p in RATES if not (variant == "gaussian" and p == 1.0)]
+
+
+@pytest.fixture(params=FAST)
+def backend(request):
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("n", SIZES)
+def test_forward_and_both_backwards(backend, dtype, variant, n):
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal(n).astype(dtype)
+    dy = rng.standard_normal(n).astype(dtype)
+    for p in rates_for(variant):
+        kw = dict(seed=2**40 + n, offset=7, variant=variant)
+        y, mask = fd.dropout(x, p, backend=backend, **kw)
+        y_ref, mask_ref = fd.dropout(x, p, backend="numpy", **kw)
+        assert_same(variant, y, y_ref)
+        if variant == "gaussian":
+            assert mask is None and mask_ref is None
+        else:
+            np.testing.assert_array_equal(mask, mask_ref)
+            assert mask.dtype == np.uint8 and mask.size == (n + 7) // 8
+        dx_regen = fd.dropout_backward(dy, p, backend=backend, **kw)
+        dx_ref = fd.dropout_backward(dy, p, backend="numpy", **kw)
+        assert_same(variant, dx_regen, dx_ref)
+        if variant in MASKED:
+            dx_mask = fd.dropout_backward(dy, p, mask=mask, backend=backend, variant=variant)
+            assert_same(variant, dx_mask, dx_ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 3), (4, 5, 7), (3, 2, 4, 5), (9, 70, 1), (64, 130)])
+def test_spatial(backend, dtype, shape):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(dtype)
+    for p in RATES:
+        (y, m), (y_ref, m_ref) = (
+            fd.dropout(x, p, seed=3, offset=1, variant="spatial", backend=b)
+            for b in (backend, "numpy")
+        )
+        np.testing.assert_array_equal(m, m_ref)
+        assert m.size == (shape[0] * shape[1] + 7) // 8
+        assert_same("spatial", y, y_ref)
+        dx = fd.dropout_backward(x, p, mask=m, variant="spatial", backend=backend)
+        dx_regen = fd.dropout_backward(x, p, seed=3, offset=1, variant="spatial", backend=backend)
+        assert_same("spatial", dx, y_ref)
+        assert_same("spatial", dx_regen, y_ref)
+
+
+@pytest.mark.parametrize("variant", VARIANTS + ["spatial"])
+def test_nd_and_zero_d_and_empty(backend, variant):
+    rng = np.random.default_rng(2)
+    shapes = [(3, 4, 5), (2, 0, 3), (0, 4)] + ([] if variant == "spatial" else [(), (0,)])
+    for shape in shapes:
+        x = np.asarray(rng.standard_normal(shape), dtype=np.float32)
+        y, m = fd.dropout(x, 0.5, seed=11, variant=variant, backend=backend)
+        y_ref, m_ref = fd.dropout(x, 0.5, seed=11, variant=variant, backend="numpy")
+        assert y.shape == x.shape
+        assert_same(variant, y, y_ref)
+        if m is not None:
+            np.testing.assert_array_equal(m, m_ref)
+
+
+@pytest.mark.parametrize("variant", VARIANTS + ["spatial"])
+def test_non_contiguous_equals_contiguous_copy(backend, variant):
+    base = np.random.default_rng(3).standard_normal((6, 8, 10)).astype(np.float32)
+    for view in (base[:, ::2, 1::3], base.transpose(2, 0, 1), base[::-1]):
+        assert not view.flags.c_contiguous
+        y, m = fd.dropout(view, 0.4, seed=5, variant=variant, backend=backend)
+        y_c, m_c = fd.dropout(np.ascontiguousarray(view), 0.4, seed=5, variant=variant,
+                              backend=backend)
+        np.testing.assert_array_equal(bits(y), bits(y_c))
+        if m is not None:
+            np.testing.assert_array_equal(m, m_c)
+            dx = fd.dropout_backward(view, 0.4, mask=m, variant=variant, backend=backend)
+            dx_c = fd.dropout_backward(np.ascontiguousarray(view), 0.4, mask=m_c,
+                                       variant=variant, backend=backend)
+            np.testing.assert_array_equal(bits(dx), bits(dx_c))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_out_and_in_place(backend, variant):
+    x = np.random.default_rng(4).standard_normal(1000).astype(np.float32)
+    keep = x.copy()
+    y_ref, m_ref = fd.dropout(x, 0.3, seed=9, variant=variant, backend="numpy")
+    out = np.full_like(x, np.nan)
+    y, m = fd.dropout(x, 0.3, seed=9, variant=variant, backend=backend, out=out)
+    assert y is out
+    assert_same(variant, out, y_ref)
+    np.testing.assert_array_equal(x, keep)  # the input is never modified
+    # out=x: in place
+    z = x.copy()
+    y2, _ = fd.dropout(z, 0.3, seed=9, variant=variant, backend=backend, out=z)
+    assert y2 is z
+    assert_same(variant, z, y_ref)
+    # a non-contiguous out gets the same values
+    big = np.full(2000, np.nan, np.float32)
+    fd.dropout(x, 0.3, seed=9, variant=variant, backend=backend, out=big[::2])
+    assert_same(variant, big[::2], y_ref)
+    assert np.isnan(big[1::2]).all()
+    # backward into out
+    dout = np.empty_like(x)
+    dx = fd.dropout_backward(x, 0.3, seed=9, variant=variant, backend=backend, out=dout)
+    assert dx is dout
+
+
+@pytest.mark.parametrize("variant", VARIANTS + ["spatial"])
+def test_inference(backend, variant):
+    x = np.random.default_rng(6).standard_normal((4, 3, 50)).astype(np.float64)
+    for p in (0.0, 0.25, 0.9):
+        y, m = fd.dropout(x, p, seed=1, variant=variant, training=False, backend=backend)
+        y_ref, _ = fd.dropout(x, p, seed=1, variant=variant, training=False, backend="numpy")
+        assert m is None
+        np.testing.assert_array_equal(bits(y), bits(y_ref))
+        if variant == "standard":
+            np.testing.assert_array_equal(y, x * np.float64(1 - round(p * 65536) / 65536))
+        else:
+            np.testing.assert_array_equal(y, x)
+            assert y is not x
+
+
+@pytest.mark.parametrize("variant", ["inverted", "standard", "alpha", "gaussian", "spatial"])
+def test_nan_and_inf(backend, variant):
+    x = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1.0, -2.5, 3e38] * 40, np.float32)
+    x = x.reshape(4, 2, 40)
+    for p in (0.0, 0.5, 1.0 if variant != "gaussian" else 0.75):
+        y, m = fd.dropout(x, p, seed=21, variant=variant, backend=backend)
+        y_ref, m_ref = fd.dropout(x, p, seed=21, variant=variant, backend="numpy")
+        assert_same(variant, y, y_ref)
+        if variant in ("inverted", "standard"):
+            keep = np.unpackbits(m, bitorder="little", count=x.size).astype(bool)
+            assert np.all(bits(y.reshape(-1)[~keep]) == 0)  # a dropped NaN/Inf is exactly +0.0
+            kept = y.reshape(-1)[keep]
+            assert np.array_equal(np.isnan(kept), np.isnan(x.reshape(-1)[keep]))  # NaN kept
+
+
+def test_offsets_and_large_seeds(backend):
+    x = np.ones(777, np.float32)
+    masks = set()
+    for seed in (0, 1, 2**32 - 1, 2**32, 2**63, 2**64 - 1):
+        for offset in (0, 1, 2**32, 2**64 - 1):
+            _, m = fd.dropout(x, 0.5, seed=seed, offset=offset, backend=backend)
+            _, m_ref = fd.dropout(x, 0.5, seed=seed, offset=offset, backend="numpy")
+            np.testing.assert_array_equal(m, m_ref)
+            masks.add(m.tobytes())
+    assert len(masks) == 24  # every (seed, offset) gives its own mask
+
+
+def test_keep_mask_is_the_reference_mask():
+    x = np.zeros(1001, np.float32)
+    _, m = fd.dropout(x, 0.3, seed=4, offset=2, backend="numpy")
+    np.testing.assert_array_equal(fd.keep_mask(1001, 0.3, seed=4, offset=2), m)
+    assert fd.keep_mask(0, 0.3, seed=4).size == 0
+    last = fd.keep_mask(1001, 0.0, seed=4)[-1]
+    assert last == 0b1  # 1001 = 125*8 + 1: one used bit, unused high bits are 0
+
+
+def test_backends_lists_host_backends():
+    names = fd.backends()
+    assert names[:2] == ["numpy", "cpu"]
