@@ -3,6 +3,7 @@
 The contract is SPEC.md: one seed gives the same mask on every backend.
 """
 
+from . import spec
 from .ops import backends, dropout, dropout_backward, keep_mask
 
 __version__ = "0.1.0"
