@@ -101,8 +101,8 @@ def _pack(kb64, mask, cb, nb):
 # --- parallel kernels -----------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
-def _masked(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w64s, kbs):
+@njit(inline="always")
+def _masked_body(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w64s, kbs):
     """Forward of inverted/standard/alpha (mask stored), or backward regenerating it."""
     n = x.size
     nbytes = (n + 7) // 8
@@ -132,8 +132,8 @@ def _masked(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w
                     _pack(kb64, mask, cb, nbytes - cb)
 
 
-@njit(parallel=True, cache=True)
-def _from_mask(dy, dx, mask, mode, s, zero, kbs):
+@njit(inline="always")
+def _from_mask_body(dy, dx, mask, mode, s, zero, kbs):
     """Backward from a stored packed mask: expand each byte to 8 keep bytes, then select."""
     n = dy.size
     nbytes = (n + 7) // 8
@@ -155,8 +155,8 @@ def _from_mask(dy, dx, mask, mode, s, zero, kbs):
                 _apply_kb(dy[eb:n], dx[eb:n], kb8, n - eb, mode, s, zero)
 
 
-@njit(parallel=True, cache=True)
-def _mask_only(mask, nbits, t, k0, k1, o0, o1, w64s, kbs):
+@njit(inline="always")
+def _mask_only_body(mask, nbits, t, k0, k1, o0, o1, w64s, kbs):
     """Packed keep mask of nbits entries (the spatial variant's per-channel mask)."""
     nbytes = (nbits + 7) // 8
     nchunks = (nbits + CHE - 1) // CHE
@@ -176,8 +176,8 @@ def _mask_only(mask, nbits, t, k0, k1, o0, o1, w64s, kbs):
             _pack(kb64, mask, cb, min(CH, nbytes - cb))
 
 
-@njit(parallel=True, cache=True)
-def _channels(x, y, mask, length, s, zero):
+@njit(inline="always")
+def _channels_body(x, y, mask, length, s, zero):
     """Spatial: y = x*s over each kept channel of `length` elements, 0 over dropped ones."""
     nch = x.size // length
     for c in prange(nch):
@@ -192,8 +192,8 @@ def _channels(x, y, mask, length, s, zero):
                 ys[i] = zero
 
 
-@njit(parallel=True, cache=True)
-def _gaussian(x, y, sigma, k0, k1, o0, o1):
+@njit(inline="always")
+def _gaussian_body(x, y, sigma, k0, k1, o0, o1):
     """y = x * (1 + sigma*z), z by Box-Muller on Philox call i // 4 (float64 math)."""
     n = x.size
     calls = (n + 3) // 4
@@ -217,16 +217,112 @@ def _gaussian(x, y, sigma, k0, k1, o0, o1):
                     y[i] = xi * y[i]
 
 
-@njit(parallel=True, cache=True)
-def _copy(x, y):
+@njit(inline="always")
+def _copy_body(x, y):
     for i in prange(x.size):
         y[i] = x[i]
 
 
-@njit(parallel=True, cache=True)
-def _scale(x, y, s):
+@njit(inline="always")
+def _scale_body(x, y, s):
     for i in prange(x.size):
         y[i] = x[i] * s
+
+
+# --- entry points: each body compiled parallel (all threads) and serial -------------------
+# A parallel region wakes every thread; on a busy machine a woken thread can wait a whole
+# scheduler slice (~4-8 ms measured here with the other core loaded, NOTES.md) for work
+# of microseconds. Arrays under SERIAL_BELOW elements therefore run on the calling thread.
+# (prange in an inlined body becomes a parfor only in the parallel entry point.)
+
+SERIAL_BELOW = 1 << 16
+
+
+@njit(parallel=True, cache=True)
+def _masked_par(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w64s, kbs):
+    _masked_body(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w64s, kbs)
+
+
+@njit(cache=True)
+def _masked_ser(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w64s, kbs):
+    _masked_body(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w64s, kbs)
+
+
+@njit(parallel=True, cache=True)
+def _from_mask_par(dy, dx, mask, mode, s, zero, kbs):
+    _from_mask_body(dy, dx, mask, mode, s, zero, kbs)
+
+
+@njit(cache=True)
+def _from_mask_ser(dy, dx, mask, mode, s, zero, kbs):
+    _from_mask_body(dy, dx, mask, mode, s, zero, kbs)
+
+
+@njit(parallel=True, cache=True)
+def _mask_only_par(mask, nbits, t, k0, k1, o0, o1, w64s, kbs):
+    _mask_only_body(mask, nbits, t, k0, k1, o0, o1, w64s, kbs)
+
+
+@njit(cache=True)
+def _mask_only_ser(mask, nbits, t, k0, k1, o0, o1, w64s, kbs):
+    _mask_only_body(mask, nbits, t, k0, k1, o0, o1, w64s, kbs)
+
+
+@njit(parallel=True, cache=True)
+def _channels_par(x, y, mask, length, s, zero):
+    _channels_body(x, y, mask, length, s, zero)
+
+
+@njit(cache=True)
+def _channels_ser(x, y, mask, length, s, zero):
+    _channels_body(x, y, mask, length, s, zero)
+
+
+@njit(parallel=True, cache=True)
+def _gaussian_par(x, y, sigma, k0, k1, o0, o1):
+    _gaussian_body(x, y, sigma, k0, k1, o0, o1)
+
+
+@njit(cache=True)
+def _gaussian_ser(x, y, sigma, k0, k1, o0, o1):
+    _gaussian_body(x, y, sigma, k0, k1, o0, o1)
+
+
+@njit(parallel=True, cache=True)
+def _copy_par(x, y):
+    _copy_body(x, y)
+
+
+@njit(cache=True)
+def _copy_ser(x, y):
+    _copy_body(x, y)
+
+
+@njit(parallel=True, cache=True)
+def _scale_par(x, y, s):
+    _scale_body(x, y, s)
+
+
+@njit(cache=True)
+def _scale_ser(x, y, s):
+    _scale_body(x, y, s)
+
+
+_ENTRY = {
+    "masked": (_masked_par, _masked_ser),
+    "from_mask": (_from_mask_par, _from_mask_ser),
+    "mask_only": (_mask_only_par, _mask_only_ser),
+    "channels": (_channels_par, _channels_ser),
+    "gaussian": (_gaussian_par, _gaussian_ser),
+    "copy": (_copy_par, _copy_ser),
+    "scale": (_scale_par, _scale_ser),
+}
+
+
+def _kernel(name: str, n: int):
+    """The parallel entry point of a kernel, or its serial one for small arrays."""
+    par, ser = _ENTRY[name]
+    return ser if n < SERIAL_BELOW else par
 
 
 # --- scratch --------------------------------------------------------------------------------
@@ -248,9 +344,9 @@ def _keys(plan: Plan):
     return U64(plan.k0), U64(plan.k1), U64(plan.o0), U64(plan.o1)
 
 
-def _channel_mask(plan: Plan) -> np.ndarray:
-    mask = np.empty(plan.nbytes, np.uint8)
-    _mask_only(mask, plan.nbits, plan.t, *_keys(plan), *_scratch())
+def _channel_mask(plan: Plan, mask: np.ndarray) -> np.ndarray:
+    """The spatial variant's packed mask over N*C channels, written into `mask`."""
+    _kernel("mask_only", plan.nbits)(mask, plan.nbits, plan.t, *_keys(plan), *_scratch())
     return mask
 
 
@@ -258,15 +354,15 @@ def _elementwise(x, y, mask, store_mask: bool, plan: Plan, backward: bool) -> No
     zero = x.dtype.type(0)
     if plan.variant == "alpha":
         # forward: a*x + b / dropped value; backward: a*dy / 0
-        mode, s = (SCALE, plan.alpha_a) if backward else (AFFINE, plan.alpha_a)
+        mode = SCALE if backward else AFFINE
+        s = plan.alpha_a
     elif plan.variant == "standard":
         mode, s = COPY, plan.scale
     else:
         mode, s = SCALE, plan.scale
     out_mask = mask if store_mask else np.empty(0, np.uint8)
-    w64s, kbs = _scratch()
-    _masked(x, y, out_mask, store_mask, mode, plan.t, s, plan.alpha_b, plan.alpha_drop, zero,
-            *_keys(plan), w64s, kbs)
+    _kernel("masked", x.size)(x, y, out_mask, store_mask, mode, plan.t, s, plan.alpha_b,
+                              plan.alpha_drop, zero, *_keys(plan), *_scratch())
 
 
 # --- the kernel interface shared with reference.py and cuda.py ------------------------------
@@ -274,30 +370,32 @@ def _elementwise(x, y, mask, store_mask: bool, plan: Plan, backward: bool) -> No
 
 def forward(x, y, mask, plan: Plan) -> None:
     if plan.variant == "gaussian":
-        _gaussian(x, y, plan.sigma, *_keys(plan))
+        _kernel("gaussian", x.size)(x, y, plan.sigma, *_keys(plan))
     elif plan.variant == "spatial":
-        mask[:] = _channel_mask(plan)
-        _channels(x, y, mask, plan.channel_len, plan.scale, x.dtype.type(0))
+        _channel_mask(plan, mask)
+        _kernel("channels", x.size)(x, y, mask, plan.channel_len, plan.scale, x.dtype.type(0))
     else:
         _elementwise(x, y, mask, True, plan, backward=False)
 
 
 def backward(dy, dx, mask, plan: Plan) -> None:
+    zero = dy.dtype.type(0)
     if plan.variant == "gaussian":
-        _gaussian(dy, dx, plan.sigma, *_keys(plan))
+        _kernel("gaussian", dy.size)(dy, dx, plan.sigma, *_keys(plan))
     elif plan.variant == "spatial":
-        cmask = _channel_mask(plan) if mask is None else mask
-        _channels(dy, dx, cmask, plan.channel_len, plan.scale, dy.dtype.type(0))
+        if mask is None:
+            mask = _channel_mask(plan, np.empty(plan.nbytes, np.uint8))
+        _kernel("channels", dy.size)(dy, dx, mask, plan.channel_len, plan.scale, zero)
     elif mask is None:
         _elementwise(dy, dx, None, False, plan, backward=True)
     else:
         mode = COPY if plan.variant == "standard" else SCALE
         s = plan.alpha_a if plan.variant == "alpha" else plan.scale
-        _from_mask(dy, dx, mask, mode, s, dy.dtype.type(0), _scratch()[1])
+        _kernel("from_mask", dy.size)(dy, dx, mask, mode, s, zero, _scratch()[1])
 
 
 def inference(x, y, plan: Plan) -> None:
     if plan.variant == "standard":
-        _scale(x, y, plan.infer_scale)
+        _kernel("scale", x.size)(x, y, plan.infer_scale)
     elif not np.may_share_memory(x, y):  # out is x: nothing to do
-        _copy(x, y)
+        _kernel("copy", x.size)(x, y)
