@@ -17,7 +17,9 @@ from . import _validate as v
 
 
 def is_device_array(x) -> bool:
-    return hasattr(x, "__cuda_array_interface__")
+    """A CUDA device array: anything with __cuda_array_interface__ (CuPy, PyTorch, numba),
+    or a numba device array, which on the simulator carries only __cuda_ndarray__."""
+    return hasattr(x, "__cuda_array_interface__") or bool(getattr(x, "__cuda_ndarray__", False))
 
 
 class HostBackend:

@@ -1,0 +1,514 @@
+"""GPU benchmark: fastdrop's CUDA kernels against a device-to-device copy and PyTorch.
+
+    make bench-gpu                      # = .venv/bin/python bench/gpu.py
+    python3 bench/gpu.py --quick --out $OUT
+    python3 bench/gpu.py --sizes 2^20,2^28 --rates 0.1,0.5,0.9 --reps 30
+
+On a machine with an NVIDIA GPU it times, for each size and rate (docs/GPU.md says how to
+run it on a lent machine):
+
+- copy: a device-to-device copy of x (cuMemcpyDtoD), the ceiling;
+- fastdrop forward (y and the packed mask), backward from the stored mask and backward
+  regenerated from seed/offset, in float32 and float16 (the kernel calls, on buffers
+  allocated beforehand: fastdrop.dropout adds validation and two allocations per call);
+- PyTorch peers, where torch sees the GPU: F.dropout, torch.native_dropout and
+  torch.ops.aten.native_dropout_backward in float32, float16 and bfloat16.
+
+Method: every fastdrop case is checked against the numpy reference before it is timed (the
+mask and y/dx bit for bit on the first 2^20 elements, whose Philox counters are the same
+in any longer array, and the keep rate of the whole mask). Each repetition queues a 1 GiB
+device copy first, so the GPU is still busy while the host submits the timed call: the
+CUDA events then measure the kernels, not Python's launch overhead. Warm-up calls (JIT
+compilation included) stay outside timing; the median of --reps repetitions is reported.
+
+Bytes counted: forward x read + y written + mask written (n/8 for fastdrop, n for torch's
+bool mask); backward dy read + mask read + dx written (no mask when regenerated); copy x
+read + y written. Results: reports/gpu/<date>-<card>.json (schema below) and .md, and
+the table printed. No network is used. Without a GPU it says so and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = "fastdrop.gpu-bench/1"
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "reports" / "gpu"
+DEFAULT_SIZES = (2**20, 2**28)
+DEFAULT_RATES = (0.1, 0.5, 0.9)
+FASTDROP_DTYPES = ("float32", "float16")  # bfloat16: not supported (docs/GPU.md)
+TORCH_DTYPES = ("float32", "float16", "bfloat16")
+CHECK_ELEMS = 2**20  # prefix compared with the numpy reference
+FILLER_BYTES = 2**30  # the copy queued before each timed call
+SEED, OFFSET = 0x5EED_0FFA_57D2_09C3, 7  # both key words nonzero
+# Goals of issue 3 (docs/GPU.md): (name, op, dtype, baseline op, baseline dtype, target).
+GOALS = (
+    ("float32 forward vs copy (element rate)", "fastdrop.forward", "float32", "copy",
+     "float32", 0.85),
+    ("float32 forward vs torch F.dropout", "fastdrop.forward", "float32", "torch.F.dropout",
+     "float32", 1.25),
+    ("float16 forward vs torch bfloat16 F.dropout", "fastdrop.forward", "float16",
+     "torch.F.dropout", "bfloat16", 1.4),
+    ("float32 backward (stored mask) vs copy (element rate)", "fastdrop.backward.mask",
+     "float32", "copy", "float32", 0.90),
+)
+
+
+# --- command line --------------------------------------------------------------------------
+def parse_size(text: str) -> int:
+    """'2^28', '268435456' or '256Mi' -> elements."""
+    text = text.strip()
+    if "^" in text:
+        base, exp = text.split("^")
+        return int(base) ** int(exp)
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return int(text[: -len(unit)]) * factor
+    return int(text)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default=",".join(f"2^{s.bit_length() - 1}" for s in DEFAULT_SIZES),
+                    help="comma-separated element counts (2^28, 268435456, 256Mi)")
+    ap.add_argument("--rates", default=",".join(map(str, DEFAULT_RATES)),
+                    help="comma-separated drop rates p")
+    ap.add_argument("--reps", type=int, default=30, help="timed repetitions (median; >= 20)")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed calls before timing")
+    ap.add_argument("--out", default=str(DEFAULT_OUT), help="folder for the .json and .md")
+    ap.add_argument("--quick", action="store_true",
+                    help="p = 0.5 only and 20 repetitions (sizes as given)")
+    ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch peers")
+    args = ap.parse_args(argv)
+    args.sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    if args.quick:
+        args.rates, args.reps = [0.5], 20
+    if args.reps < 20:
+        ap.error("--reps must be at least 20 (the median of fewer is not worth reporting)")
+    if not all(0.0 < p < 1.0 for p in args.rates):
+        ap.error("--rates must lie strictly between 0 and 1")
+    return args
+
+
+def require_gpu():
+    """numba.cuda on a real device, or a clear message and exit status 2."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        print("bench/gpu.py: NUMBA_ENABLE_CUDASIM=1 is set; the simulator cannot time "
+              "kernels. Unset it and run on a machine with an NVIDIA GPU.", file=sys.stderr)
+        sys.exit(2)
+    try:
+        from numba import cuda
+
+        ok = cuda.is_available()
+    except Exception as exc:  # numba-cuda missing or broken
+        print(f"bench/gpu.py: numba-cuda cannot be used here ({exc!r}); nothing to time.",
+              file=sys.stderr)
+        sys.exit(2)
+    if not ok:
+        print("bench/gpu.py: no CUDA GPU is visible to numba-cuda (no device, or no driver); "
+              "nothing to time. Run it on a machine with an NVIDIA GPU (docs/GPU.md).",
+              file=sys.stderr)
+        sys.exit(2)
+    return cuda
+
+
+# --- the machine -------------------------------------------------------------------------
+SMI_FIELDS = ("name", "driver_version", "clocks.sm", "clocks.mem", "clocks.max.sm",
+              "clocks.max.mem", "power.draw", "temperature.gpu", "pstate")
+
+
+def nvidia_smi() -> dict | None:
+    """Name, driver and clocks as nvidia-smi reports them now (None where it is absent)."""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", f"--query-gpu={','.join(SMI_FIELDS)}",
+             "--format=csv,noheader,nounits", "--id=0"],
+            capture_output=True, text=True, timeout=15, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    values = [v.strip() for v in out.splitlines()[0].split(",")] if out else []
+    return dict(zip(SMI_FIELDS, values, strict=False)) or None
+
+
+def versions() -> dict[str, str | None]:
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "numba", "llvmlite", "numba-cuda", "cuda-bindings", "torch"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def device_info(cuda) -> dict:
+    dev = cuda.get_current_device()
+    name = dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name)
+    free, total = cuda.current_context().get_memory_info()
+    return {
+        "name": name,
+        "compute_capability": ".".join(map(str, dev.compute_capability)),
+        "sm_count": dev.MULTIPROCESSOR_COUNT,
+        "memory_gib": round(total / 2**30, 1),
+        "free_gib_at_start": round(free / 2**30, 1),
+    }
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "gpu"
+
+
+# --- timing --------------------------------------------------------------------------------
+class NumbaTimer:
+    """CUDA events on numba's default stream, each call queued behind a 1 GiB copy."""
+
+    def __init__(self, cuda):
+        self.cuda = cuda
+        self._src = cuda.device_array(FILLER_BYTES, dtype=np.uint8)
+        self._dst = cuda.device_array(FILLER_BYTES, dtype=np.uint8)
+
+    def busy(self):
+        self._dst.copy_to_device(self._src)
+
+    def time(self, fn, reps: int, warmup: int) -> list[float]:
+        cuda = self.cuda
+        for _ in range(warmup):
+            fn()
+        cuda.synchronize()
+        times = []
+        for _ in range(reps):
+            start, end = cuda.event(timing=True), cuda.event(timing=True)
+            self.busy()
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(cuda.event_elapsed_time(start, end))
+        return times
+
+
+class TorchTimer:
+    """The same method with torch's events and a torch copy on torch's current stream."""
+
+    def __init__(self, torch):
+        self.torch = torch
+        self._src = torch.empty(FILLER_BYTES, dtype=torch.uint8, device="cuda")
+        self._dst = torch.empty_like(self._src)
+
+    def time(self, fn, reps: int, warmup: int) -> list[float]:
+        torch = self.torch
+        for _ in range(warmup):
+            fn()
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(reps):
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            self._dst.copy_(self._src)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+        return times
+
+
+def row(op, impl, dtype, n, p, times, nbytes) -> dict:
+    median = statistics.median(times)
+    return {
+        "op": op, "impl": impl, "dtype": dtype, "size": n, "p": p,
+        "median_ms": median, "min_ms": min(times), "reps": len(times), "bytes": nbytes,
+        "gelem_s": n / (median * 1e-3) / 1e9,
+        "tb_s": nbytes / (median * 1e-3) / 1e12,
+    }
+
+
+# --- fastdrop: check, then time ------------------------------------------------------------
+def host_data(n: int, dtype: str, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(n, dtype=np.float32).astype(dtype)
+
+
+def check_fastdrop(ck, x_host, y, mask, dx_stored, dx_regen, dy_host, p, plan):
+    """Raise AssertionError unless the device results match the numpy reference."""
+    import fastdrop as fd
+
+    m = min(CHECK_ELEMS, x_host.size)
+    kw = {"seed": SEED, "offset": OFFSET, "backend": "numpy"}
+    y_ref, mask_ref = fd.dropout(x_host[:m], p, **kw)
+    dx_ref = fd.dropout_backward(dy_host[:m], p, **kw)
+    mask_host = mask.copy_to_host()
+    nb = mask_ref.size if m == x_host.size else m // 8  # whole bytes of the prefix
+    assert np.array_equal(mask_host[:nb], mask_ref[:nb]), "mask differs from the reference"
+    for name, got, ref in (("y", y, y_ref), ("dx (stored mask)", dx_stored, dx_ref),
+                           ("dx (regenerated)", dx_regen, dx_ref)):
+        got = got[:m].copy_to_host()
+        assert np.array_equal(got.view(np.uint8), ref.view(np.uint8)), f"{name} differs"
+    # The keep rate of the whole mask: within 6 sigma of the binomial.
+    kept = int(np.unpackbits(mask_host, count=plan.n).sum())
+    q = 1.0 - plan.t / 65536
+    sigma = max((plan.n * q * (1 - q)) ** 0.5, 1.0)
+    assert abs(kept - plan.n * q) < 6 * sigma, f"keep rate {kept / plan.n:.5f}, expected {q}"
+
+
+def bench_fastdrop(cuda, timer, n, dtype, rates, reps, warmup) -> list[dict]:
+    from fastdrop.kernels import cuda as ck
+    from fastdrop.kernels.plan import make_plan
+
+    x_host, dy_host = host_data(n, dtype, 1), host_data(n, dtype, 2)
+    x, dy = cuda.to_device(x_host), cuda.to_device(dy_host)
+    y, dx = cuda.device_array_like(x), cuda.device_array_like(x)
+    item = np.dtype(dtype).itemsize
+    mask = cuda.device_array(-(-n // 8), dtype=np.uint8)
+    rows = [row("copy", "cuMemcpyDtoD", dtype, n, None,
+                timer.time(lambda: y.copy_to_device(x), reps, warmup), 2 * n * item)]
+    for p in rates:
+        plan = make_plan((n,), dtype, p, SEED, OFFSET, "inverted")
+        ck.forward(x, y, mask, plan)
+        ck.backward(dy, dx, mask, plan)
+        dx_stored = cuda.device_array_like(x)
+        dx_stored.copy_to_device(dx)
+        ck.backward(dy, dx, None, plan)
+        cuda.synchronize()
+        check_fastdrop(ck, x_host, y, mask, dx_stored, dx, dy_host, p, plan)
+        del dx_stored
+        for op, fn, nbytes in fastdrop_cases(ck, x, y, dy, dx, mask, plan):
+            rows.append(row(op, "fastdrop", dtype, n, p, timer.time(fn, reps, warmup), nbytes))
+    return rows
+
+
+def fastdrop_cases(ck, x, y, dy, dx, mask, plan):
+    """(op, call, bytes moved) of the three timed kernel calls for one plan."""
+    data = 2 * plan.n * x.dtype.itemsize
+    return (
+        ("fastdrop.forward", lambda: ck.forward(x, y, mask, plan), data + mask.size),
+        ("fastdrop.backward.mask", lambda: ck.backward(dy, dx, mask, plan), data + mask.size),
+        ("fastdrop.backward.regen", lambda: ck.backward(dy, dx, None, plan), data),
+    )
+
+
+# --- PyTorch peers -------------------------------------------------------------------------
+def load_torch(skip: bool):
+    """torch where it sees the GPU, else (None, why)."""
+    if skip:
+        return None, "--no-torch"
+    try:
+        import torch
+    except Exception as exc:
+        return None, f"torch not importable ({exc!r})"
+    if not torch.cuda.is_available():
+        return None, "torch sees no CUDA device"
+    return torch, None
+
+
+def bench_torch(torch, timer, n, dtype, rates, reps, warmup) -> list[dict]:
+    import torch.nn.functional as F
+
+    tdtype = getattr(torch, dtype)
+    gen = torch.Generator(device="cuda").manual_seed(1)
+    x = torch.randn(n, device="cuda", dtype=torch.float32, generator=gen).to(tdtype)
+    dy = torch.randn(n, device="cuda", dtype=torch.float32, generator=gen).to(tdtype)
+    rows = []
+    for p in rates:
+        _, mask = torch.native_dropout(x, p, True)
+        keep = mask.float().mean().item()  # a sanity check of the peer, not a bit-exact one
+        assert n < 10_000 or abs(keep - (1 - p)) < 0.01, f"torch keep rate {keep}, p={p}"
+        for op, fn, nbytes in torch_cases(torch, F, x, dy, mask, p):
+            with torch.no_grad():
+                times = timer.time(fn, reps, warmup)
+            rows.append(row(op, "torch", dtype, n, p, times, nbytes))
+    return rows
+
+
+def torch_cases(torch, F, x, dy, mask, p):
+    """(op, call, bytes moved) of the PyTorch peers; their masks are one bool per element."""
+    n = x.numel()
+    nbytes = 2 * n * x.element_size() + n
+    scale = 1.0 / (1.0 - p)
+    return (
+        ("torch.F.dropout", lambda: F.dropout(x, p, training=True), nbytes),
+        ("torch.native_dropout", lambda: torch.native_dropout(x, p, True), nbytes),
+        ("torch.native_dropout_backward",
+         lambda: torch.ops.aten.native_dropout_backward(dy, mask, scale), nbytes),
+    )
+
+
+def torch_copy_rows(torch, timer, n, dtype, reps, warmup) -> list[dict]:
+    """The copy ceiling for a dtype fastdrop does not take (bfloat16), through torch."""
+    x = torch.empty(n, dtype=getattr(torch, dtype), device="cuda")
+    y = torch.empty_like(x)
+    times = timer.time(lambda: y.copy_(x), reps, warmup)
+    return [row("copy", "torch.copy_", dtype, n, None, times, 2 * n * x.element_size())]
+
+
+# --- summary ---------------------------------------------------------------------------------
+def add_ratios(rows: list[dict]) -> None:
+    """share_of_copy: achieved bandwidth / the copy's at the same size and dtype;
+    vs_copy_elem_rate: the copy's time / this op's time (elements per second ratio)."""
+    copies = {(r["size"], r["dtype"]): r for r in rows if r["op"] == "copy"}
+    for r in rows:
+        c = copies.get((r["size"], r["dtype"]))
+        r["share_of_copy"] = r["tb_s"] / c["tb_s"] if c else None
+        r["vs_copy_elem_rate"] = c["median_ms"] / r["median_ms"] if c else None
+
+
+def goals(rows: list[dict]) -> list[dict]:
+    """Each goal at the largest size measured, per rate: measured ratio against target."""
+    if not rows:
+        return []
+    size = max(r["size"] for r in rows)
+    by = {(r["op"], r["dtype"], r["size"], r["p"]): r for r in rows}
+    out = []
+    for name, op, dtype, base_op, base_dtype, target in GOALS:
+        for r in rows:
+            if (r["op"], r["dtype"], r["size"]) != (op, dtype, size):
+                continue
+            base = by.get((base_op, base_dtype, size, None if base_op == "copy" else r["p"]))
+            if base is None:
+                continue
+            ratio = base["median_ms"] / r["median_ms"]
+            out.append({"goal": name, "size": size, "p": r["p"], "target": target,
+                        "measured": ratio, "met": ratio >= target})
+    return out
+
+
+def fmt(v, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def table_lines(rows: list[dict]) -> list[str]:
+    """The results as a markdown table (printed, and written to the .md)."""
+    lines = ["| op | dtype | size | p | median ms | Gelem/s | TB/s | share of copy |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        size = f"2^{r['size'].bit_length() - 1}" if r["size"] & (r["size"] - 1) == 0 \
+            else str(r["size"])
+        lines.append(
+            f"| {r['op']} | {r['dtype']} | {size} | {fmt(r['p'], 'g')} | "
+            f"{r['median_ms']:.4f} | {r['gelem_s']:.1f} | {r['tb_s']:.3f} | "
+            f"{fmt(r['share_of_copy'], '.3f')} |"
+        )
+    return lines
+
+
+def goal_lines(items: list[dict]) -> list[str]:
+    lines = ["| goal | size | p | target | measured | met |", "|---|---|---|---|---|---|"]
+    for g in items:
+        lines.append(f"| {g['goal']} | 2^{g['size'].bit_length() - 1} | {g['p']} | "
+                     f">= {g['target']} | {g['measured']:.3f} | {'yes' if g['met'] else 'no'} |")
+    return lines
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    head = [
+        f"# fastdrop GPU benchmark, {m['device']['name']}, {report['created']}",
+        "",
+        f"Driver {m.get('driver') or '?'}; {m['device']['sm_count']} SMs; "
+        f"{m['device']['memory_gib']} GiB. Clocks (nvidia-smi) before: "
+        f"{m.get('clocks_before')}; after: {m.get('clocks_after')}.",
+        f"Versions: {report['versions']}.",
+        f"Method: {report['method']['timer']} Median of {report['method']['reps']} "
+        f"repetitions after {report['method']['warmup']} warm-up calls.",
+        "",
+    ]
+    notes = [f"- {n}" for n in report["notes"]]
+    return "\n".join(head + table_lines(report["rows"]) + ["", "## Goals", ""]
+                     + goal_lines(report["goals"]) + ["", "## Notes", ""] + notes) + "\n"
+
+
+def write_report(report: dict, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{report['created'][:10]}-{slug(report['machine']['device']['name'])}"
+    if (out_dir / f"{stem}.json").exists():  # a second run the same day keeps the first
+        stem += "-" + report["created"][11:19].replace(":", "")
+    json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
+    json_path.write_text(json.dumps(report, indent=1) + "\n")
+    md_path.write_text(markdown(report))
+    return json_path, md_path
+
+
+# --- main ------------------------------------------------------------------------------------
+def release(cuda, torch) -> None:
+    """Hand freed device memory back before the next size."""
+    import gc
+
+    gc.collect()
+    cuda.current_context().deallocations.clear()
+    if torch is not None:
+        torch.cuda.empty_cache()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cuda = require_gpu()
+    sys.path.insert(0, str(ROOT))  # fastdrop from this checkout, installed or not
+    smi_before = nvidia_smi()
+    torch, torch_note = load_torch(args.no_torch)
+    report = {
+        "schema": SCHEMA,
+        "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {
+            "device": device_info(cuda),
+            "driver": (smi_before or {}).get("driver_version"),
+            "host": platform.node(),
+            "clocks_before": smi_before,
+        },
+        "versions": versions(),
+        "method": {
+            "timer": "CUDA events around one call, queued behind a 1 GiB device copy so "
+                     "host launch overhead is hidden; warm-up (JIT) untimed.",
+            "reps": args.reps,
+            "warmup": args.warmup,
+            "bytes": "forward: x + y + mask (n/8 fastdrop, n torch); backward: dy + mask + dx "
+                     "(no mask when regenerated); copy: x + y",
+            "check": f"fastdrop vs numpy reference on the first {CHECK_ELEMS} elements, "
+                     "bit for bit, and the whole mask's keep rate",
+        },
+        "rows": [],
+        "notes": [],
+    }
+    if torch_note:
+        report["notes"].append(f"PyTorch peers skipped: {torch_note}.")
+    report["notes"].append("fastdrop has no bfloat16 kernels (docs/GPU.md); bfloat16 rows "
+                           "are PyTorch's only.")
+    ntimer = NumbaTimer(cuda)
+    ttimer = TorchTimer(torch) if torch is not None else None
+    for n in args.sizes:
+        for dtype in TORCH_DTYPES:
+            print(f"-- size {n}, {dtype}", flush=True)
+            if dtype in FASTDROP_DTYPES:
+                report["rows"] += bench_fastdrop(cuda, ntimer, n, dtype, args.rates, args.reps,
+                                                 args.warmup)
+            elif torch is not None:
+                report["rows"] += torch_copy_rows(torch, ttimer, n, dtype, args.reps,
+                                                  args.warmup)
+            if torch is not None:
+                report["rows"] += bench_torch(torch, ttimer, n, dtype, args.rates, args.reps,
+                                              args.warmup)
+            release(cuda, torch)
+    report["machine"]["clocks_after"] = nvidia_smi()
+    add_ratios(report["rows"])
+    report["goals"] = goals(report["rows"])
+    print("\n".join(table_lines(report["rows"]) + [""] + goal_lines(report["goals"])))
+    json_path, md_path = write_report(report, Path(args.out))
+    print(f"\nwrote {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
