@@ -7,4 +7,4 @@ from . import spec
 from .ops import backends, dropout, dropout_backward, keep_mask
 
 __version__ = "0.1.0"
-__all__ = ["backends", "dropout", "dropout_backward", "keep_mask", "__version__"]
+__all__ = ["backends", "dropout", "dropout_backward", "keep_mask", "spec", "__version__"]
