@@ -1,0 +1,101 @@
+"""The Dask executor on a LocalCluster of process workers, loopback only.
+
+Skipped, with the reason, where dask[distributed] is not installed (it is an optional extra).
+"""
+
+import os
+import signal
+import time
+
+import pytest
+
+distributed = pytest.importorskip(
+    "distributed", reason="dask[distributed] is an optional extra (pip install fastdrop[dask])")
+
+from fastdrop.bench.dask_executor import DaskExecutor, local_cluster, scheduler_address  # noqa: E402
+from fastdrop.bench.executor import LocalProcessExecutor, TaskFailure  # noqa: E402
+
+TRAIN = "fastdrop.bench.tasks:train_task"
+
+
+def config(seed, steps=40, model="mlp", dropout=0.3):
+    return {"config": {"model": model, "dropout": dropout, "steps": steps, "batch_size": 50,
+                       "eval_every": 20, "train_size": 500, "seed": seed, "threads": 1}}
+
+
+def comparable(outcome):
+    """The parts of a training result that must agree bit for bit (no wall times)."""
+    r = outcome["result"]
+    return (r["test_accuracy"], r["train_accuracy"], r["final_loss"],
+            [(h["step"], h.get("test_loss"), h.get("train_loss")) for h in r["history"]])
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    os.environ.setdefault("FASTDROP_CACHE", str(tmp_path_factory.mktemp("cache")))
+    # warm the data cache once, as the harness does, so workers do not race to make it
+    from fastdrop.train.trainer import train
+
+    train(config(0, steps=1)["config"])
+    with local_cluster(workers=2, threads=1) as c:
+        yield c
+
+
+def test_same_records_as_the_local_pool(cluster):
+    items = [(f"t{s}", TRAIN, config(s)) for s in range(4)]
+    with distributed.Client(cluster, set_as_default=False) as client:
+        with DaskExecutor(client=client) as ex:
+            assert ex.jobs == 2 and len(ex.workers()) == 2
+            dask_out = dict(ex.run(iter(items)))
+    with LocalProcessExecutor(2) as ex:
+        local_out = dict(ex.run(iter(items)))
+    assert set(dask_out) == set(local_out) == {k for k, _, _ in items}
+    for key in dask_out:
+        assert not isinstance(dask_out[key], TaskFailure), dask_out[key]
+        assert comparable(dask_out[key]) == comparable(local_out[key])
+
+
+def test_a_failing_task_is_recorded_and_the_rest_go_on(cluster):
+    bad = {"config": {"model": "no-such-model", "steps": 5}}
+    items = [("ok", TRAIN, config(1, steps=10)), ("bad", TRAIN, bad)]
+    with distributed.Client(cluster, set_as_default=False) as client:
+        with DaskExecutor(client=client) as ex:
+            out = dict(ex.run(iter(items)))
+    assert isinstance(out["bad"], TaskFailure) and "no-such-model" in out["bad"]["error"]
+    assert not isinstance(out["ok"], TaskFailure)
+
+
+def test_killing_a_worker_loses_and_duplicates_nothing(tmp_path):
+    os.environ.setdefault("FASTDROP_CACHE", str(tmp_path))
+    items = [(f"k{s}", TRAIN, config(s, steps=300)) for s in range(6)]
+    seen = []
+    with local_cluster(workers=2, threads=1) as cluster:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            with DaskExecutor(client=client) as ex:
+                killed = False
+                for key, outcome in ex.run(iter(items)):
+                    seen.append((key, outcome))
+                    if not killed:  # SIGKILL one worker process while tasks run on it
+                        pids = client.run(os.getpid)
+                        os.kill(next(iter(pids.values())), signal.SIGKILL)
+                        killed = True
+                        time.sleep(0.5)
+    keys = [k for k, _ in seen]
+    assert sorted(keys) == sorted(k for k, _, _ in items)  # every task once: none lost
+    assert len(keys) == len(set(keys))  # none duplicated
+    for _, outcome in seen:  # a task retried after the death finishes normally
+        assert isinstance(outcome, TaskFailure) or outcome["result"]["steps"] == 300
+
+
+def test_scheduler_address_comes_from_the_option_or_the_environment(monkeypatch):
+    monkeypatch.delenv("FASTDROP_DASK_SCHEDULER", raising=False)
+    with pytest.raises(ValueError, match="--scheduler"):
+        scheduler_address(None)
+    monkeypatch.setenv("FASTDROP_DASK_SCHEDULER", "tcp://127.0.0.1:8786")
+    assert scheduler_address(None) == "tcp://127.0.0.1:8786"
+    assert scheduler_address("tcp://127.0.0.1:1") == "tcp://127.0.0.1:1"
+
+
+def test_no_scheduler_listening_is_a_clear_error():
+    with pytest.raises(ConnectionError, match="no Dask scheduler answered"):
+        DaskExecutor("tcp://127.0.0.1:9", connect_timeout=2)
