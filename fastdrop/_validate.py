@@ -4,6 +4,7 @@ and the value (SPEC.md section 5). Kernels assume what passes here and never rai
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -24,8 +25,9 @@ def _show(value) -> str:
 
 def check_p(p, variant: str = "inverted") -> float:
     """p: a real number in [0, 1] (not a bool, not a string); p < 1 for gaussian."""
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise ValueError(f"p must be a real number in [0, 1], got {_show(p)}")
+    if type(p) is not float:  # the common case skips the (slow) ABC checks
+        if isinstance(p, bool) or not isinstance(p, numbers.Real):
+            raise ValueError(f"p must be a real number in [0, 1], got {_show(p)}")
     value = float(p)
     if math.isnan(value) or not 0.0 <= value <= 1.0:
         raise ValueError(f"p must be a real number in [0, 1], got {value!r}")
@@ -39,8 +41,9 @@ def check_p(p, variant: str = "inverted") -> float:
 
 def check_uint64(name: str, value) -> int:
     """seed / offset: an integer in [0, 2^64)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer in [0, 2**64), got {_show(value)}")
+    if type(value) is not int:  # the common case skips the (slow) ABC checks
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an integer in [0, 2**64), got {_show(value)}")
     v = int(value)
     if not 0 <= v < UINT64_END:
         raise ValueError(f"{name} must be an integer in [0, 2**64), got {v}")
@@ -72,11 +75,18 @@ def check_backend_name(backend) -> str:
     return backend
 
 
+@functools.cache
+def _dtypes(allowed: tuple[str, ...]) -> frozenset:
+    return frozenset(np.dtype(a) for a in allowed)
+
+
 def check_dtype(dtype, allowed: tuple[str, ...], backend: str, name: str = "x") -> np.dtype:
-    dt = np.dtype(dtype)
-    if dt.name not in allowed:
+    """A dtype of `allowed` (native byte order): hashing a dtype is cheaper than its .name."""
+    dt = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+    if dt not in _dtypes(allowed):
+        order = "" if dt.isnative else " (non-native byte order)"
         raise TypeError(
-            f"{name} has dtype {dt.name}; backend {backend!r} takes {', '.join(allowed)}"
+            f"{name} has dtype {dt.name}{order}; backend {backend!r} takes {', '.join(allowed)}"
         )
     return dt
 

@@ -35,6 +35,9 @@ class HostBackend:
         return importlib.import_module(f"fastdrop.kernels.{self._module}")
 
     def asarray(self, x, name: str):
+        if type(x) is np.ndarray:  # the common case
+            v.check_dtype(x.dtype, self.dtypes, self.name, name)
+            return x
         if is_device_array(x) and not isinstance(x, np.ndarray):
             raise TypeError(
                 f"{name} is a CUDA device array but backend {self.name!r} works on host "
@@ -46,10 +49,15 @@ class HostBackend:
 
     def flat(self, a: np.ndarray) -> np.ndarray:
         """A flat C-order view, or a contiguous copy of a non-contiguous view."""
+        if a.flags.c_contiguous:
+            return a.reshape(-1)
         return np.ascontiguousarray(a).reshape(-1)
 
     def empty(self, shape, dtype):
         return np.empty(shape, dtype=dtype)
+
+    def empty_mask(self, nbytes: int):
+        return np.empty(nbytes, np.uint8)
 
     def output(self, out, x, name: str = "out"):
         """(array returned to the caller, flat buffer the kernel writes)."""
@@ -67,8 +75,9 @@ class HostBackend:
         return out, np.empty(out.size, dtype=out.dtype)  # copied into out by finish()
 
     def finish(self, y, y_flat) -> None:
-        """Copy the kernel's result into a non-contiguous `out`."""
-        if y.size and not np.shares_memory(y, y_flat):
+        """Copy the kernel's result into a non-contiguous `out` (y_flat is then a separate
+        buffer; otherwise it is a view of y, and bounds overlap says so cheaply)."""
+        if not np.may_share_memory(y, y_flat):
             y[...] = y_flat.reshape(y.shape)
 
     def mask_array(self, mask):
@@ -119,7 +128,9 @@ def available() -> list[str]:
 def resolve(name: str, x):
     """The backend object for a validated name; 'auto' is cuda for device arrays."""
     if name == "auto":
-        if is_device_array(x) and not isinstance(x, np.ndarray):
+        if type(x) is np.ndarray:
+            name = "cpu"
+        elif is_device_array(x) and not isinstance(x, np.ndarray):
             name = "cuda"
         else:
             name = "cpu"

@@ -33,7 +33,7 @@ def dropout(
     plan = make_plan(x.shape, x.dtype, p, seed, offset, variant)
     mask = None
     if training and variant != "gaussian":
-        mask = be.empty((plan.nbytes,), "uint8")
+        mask = be.empty_mask(plan.nbytes)
     if plan.n:
         x_flat = be.flat(x)
         if not training:

@@ -111,8 +111,10 @@ def _pack(kb64, mask, cb, nb):
 
 
 @njit(inline="always")
-def _masked_body(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w64s, kbs):
+def _masked_body(x, y, mask, store_mask, mode, t, s, b, drop, zero, key0, key1, off0, off1,
+                 w64s, kbs):
     """Forward of inverted/standard/alpha (mask stored), or backward regenerating it."""
+    k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
     n = x.size
     nbytes = (n + 7) // 8
     nchunks = (n + CHE - 1) // CHE
@@ -165,8 +167,9 @@ def _from_mask_body(dy, dx, mask, mode, s, zero, kbs):
 
 
 @njit(inline="always")
-def _mask_only_body(mask, nbits, t, k0, k1, o0, o1, w64s, kbs):
+def _mask_only_body(mask, nbits, t, key0, key1, off0, off1, w64s, kbs):
     """Packed keep mask of nbits entries (the spatial variant's per-channel mask)."""
+    k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
     nbytes = (nbits + 7) // 8
     nchunks = (nbits + CHE - 1) // CHE
     nblk = min(w64s.shape[0], nchunks)
@@ -202,8 +205,9 @@ def _channels_body(x, y, mask, length, s, zero):
 
 
 @njit(inline="always")
-def _gaussian_body(x, y, sigma, k0, k1, o0, o1):
+def _gaussian_body(x, y, sigma, key0, key1, off0, off1):
     """y = x * (1 + sigma*z), z by Box-Muller on Philox call i // 4 (float64 math)."""
+    k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
     n = x.size
     calls = (n + 3) // 4
     two32 = 4294967296.0
@@ -334,14 +338,12 @@ def _kernel(name: str, n: int):
     return ser if n < SERIAL_BELOW else par
 
 
-# --- scratch --------------------------------------------------------------------------------
+# --- scratch ---------------------------------------------------------------------------
 
 _SCRATCH: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _scratch() -> tuple[np.ndarray, np.ndarray]:
-    """Per-block scratch (Philox words, keep bytes), allocated once per thread count."""
-    blocks = BLOCKS_PER_THREAD * numba.get_num_threads()
+def _blocks(blocks: int) -> tuple[np.ndarray, np.ndarray]:
     pair = _SCRATCH.get(blocks)
     if pair is None:
         pair = (np.zeros((blocks, 2 * CH), np.uint64), np.zeros((blocks, CH), np.uint64))
@@ -349,18 +351,29 @@ def _scratch() -> tuple[np.ndarray, np.ndarray]:
     return pair
 
 
+def _scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scratch (Philox words, keep bytes) for a kernel over n entries, allocated once: one
+    block for the serial path, BLOCKS_PER_THREAD per thread for the parallel one."""
+    if n < SERIAL_BELOW:
+        return _blocks(1)
+    return _blocks(BLOCKS_PER_THREAD * numba.get_num_threads())
+
+
 def _keys(plan: Plan):
-    return U64(plan.k0), U64(plan.k1), U64(plan.o0), U64(plan.o1)
+    return plan.k0, plan.k1, plan.o0, plan.o1
 
 
 def _channel_mask(plan: Plan, mask: np.ndarray) -> np.ndarray:
     """The spatial variant's packed mask over N*C channels, written into `mask`."""
-    _kernel("mask_only", plan.nbits)(mask, plan.nbits, plan.t, *_keys(plan), *_scratch())
+    _kernel("mask_only", plan.nbits)(mask, plan.nbits, plan.t, *_keys(plan),
+                                     *_scratch(plan.nbits))
     return mask
 
 
+_NO_MASK = np.empty(0, np.uint8)
+
+
 def _elementwise(x, y, mask, store_mask: bool, plan: Plan, backward: bool) -> None:
-    zero = x.dtype.type(0)
     if plan.variant == "alpha":
         # forward: a*x + b / dropped value; backward: a*dy / 0
         mode = SCALE if backward else AFFINE
@@ -369,9 +382,9 @@ def _elementwise(x, y, mask, store_mask: bool, plan: Plan, backward: bool) -> No
         mode, s = COPY, plan.scale
     else:
         mode, s = SCALE, plan.scale
-    out_mask = mask if store_mask else np.empty(0, np.uint8)
-    _kernel("masked", x.size)(x, y, out_mask, store_mask, mode, plan.t, s, plan.alpha_b,
-                              plan.alpha_drop, zero, *_keys(plan), *_scratch())
+    n = x.size
+    _kernel("masked", n)(x, y, mask if store_mask else _NO_MASK, store_mask, mode, plan.t, s,
+                         plan.alpha_b, plan.alpha_drop, plan.zero, *_keys(plan), *_scratch(n))
 
 
 # --- the kernel interface shared with reference.py and cuda.py ------------------------------
@@ -382,13 +395,13 @@ def forward(x, y, mask, plan: Plan) -> None:
         _kernel("gaussian", x.size)(x, y, plan.sigma, *_keys(plan))
     elif plan.variant == "spatial":
         _channel_mask(plan, mask)
-        _kernel("channels", x.size)(x, y, mask, plan.channel_len, plan.scale, x.dtype.type(0))
+        _kernel("channels", x.size)(x, y, mask, plan.channel_len, plan.scale, plan.zero)
     else:
         _elementwise(x, y, mask, True, plan, backward=False)
 
 
 def backward(dy, dx, mask, plan: Plan) -> None:
-    zero = dy.dtype.type(0)
+    zero = plan.zero
     if plan.variant == "gaussian":
         _kernel("gaussian", dy.size)(dy, dx, plan.sigma, *_keys(plan))
     elif plan.variant == "spatial":
@@ -400,7 +413,7 @@ def backward(dy, dx, mask, plan: Plan) -> None:
     else:
         mode = COPY if plan.variant == "standard" else SCALE
         s = plan.alpha_a if plan.variant == "alpha" else plan.scale
-        _kernel("from_mask", dy.size)(dy, dx, mask, mode, s, zero, _scratch()[1])
+        _kernel("from_mask", dy.size)(dy, dx, mask, mode, s, zero, _scratch(dy.size)[1])
 
 
 def inference(x, y, plan: Plan) -> None:

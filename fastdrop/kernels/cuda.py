@@ -581,6 +581,9 @@ class CudaBackend:
     def empty(self, shape, dtype):
         return cuda.device_array(shape, dtype=np.dtype(dtype))
 
+    def empty_mask(self, nbytes: int):
+        return cuda.device_array(nbytes, dtype=np.uint8)
+
     def output(self, out, x, name: str = "out"):
         """(array returned to the caller, flat device buffer the kernel writes)."""
         if out is None:

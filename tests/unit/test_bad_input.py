@@ -101,7 +101,8 @@ def test_spatial_needs_two_dims(backend, shape):
 
 def test_bad_out(backend, x):
     y_before = np.full(100, 7.0, np.float32)
-    for out in (np.zeros(99, np.float32), np.zeros(100, np.float64), np.zeros((10, 10), np.float32)):
+    wrong = (np.zeros(99, np.float32), np.zeros(100, np.float64), np.zeros((10, 10), np.float32))
+    for out in wrong:
         with pytest.raises(ValueError, match="out must have shape"):
             fd.dropout(x, 0.5, seed=1, backend=backend, out=out)
     buf = np.arange(200, dtype=np.float32)
