@@ -127,7 +127,7 @@ class _DropConnect:
         w, mask = fd.dropout(
             self.W, self.dropconnect, seed=self.seed, offset=offset,
             backend=self.backend, out=self.buffer("Wdrop", self.W.shape, self.W.dtype),
-        )  # fmt: skip
+        )
         self._dc_mask = mask if self.store_mask else None
         self._dc_offset = offset
         return w
@@ -138,7 +138,7 @@ class _DropConnect:
             fd.dropout_backward(
                 self.dW, self.dropconnect, mask=self._dc_mask, seed=self.seed,
                 offset=self._dc_offset, backend=self.backend, out=self.dW,
-            )  # fmt: skip
+            )
 
 
 # ---------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ class Linear(_DropConnect, Layer):
     params = ("W", "b")
 
     def __init__(self, n_in, n_out, *, rng, dtype=np.float32, init="uniform",
-                 dropconnect=0.0, seed=None, backend="auto", store_mask=True):  # fmt: skip
+                 dropconnect=0.0, seed=None, backend="auto", store_mask=True):
         super().__init__()
         bound = 1.0 / math.sqrt(n_in)
         if init == "uniform":
@@ -204,7 +204,7 @@ class Conv1d(_DropConnect, Layer):
 
     def __init__(self, c_in, c_out, kernel_size, *, stride=1, padding=0, rng,
                  dtype=np.float32, dropconnect=0.0, seed=None, backend="auto",
-                 store_mask=True):  # fmt: skip
+                 store_mask=True):
         super().__init__()
         bound = 1.0 / math.sqrt(c_in * kernel_size)
         self.W = _uniform(rng, bound, (c_out, c_in, kernel_size), dtype)
@@ -249,7 +249,7 @@ class Conv1d(_DropConnect, Layer):
     def describe(self):
         dc = f", dropconnect={self.dropconnect}" if self.dropconnect else ""
         return (f"Conv1d({self.c_in}->{self.c_out}, k={self.k}, s={self.stride}, "
-                f"p={self.padding}{dc})")  # fmt: skip
+                f"p={self.padding}{dc})")
 
 
 # ---------------------------------------------------------------------------------------
@@ -282,7 +282,7 @@ class SELU(Layer):
     def backward(self, dy):
         dx = self.buffer("dx", dy.shape, dy.dtype)
         K.selu_backward(dy.reshape(-1), self._x.reshape(-1), self._y.reshape(-1),
-                        dx.reshape(-1))  # fmt: skip
+                        dx.reshape(-1))
         return dx
 
 
@@ -348,13 +348,13 @@ class Dropout(Layer):
             if self.variant == "standard" and self.p > 0:
                 y, _ = fd.dropout(x, self.p, seed=0, variant="standard", training=False,
                                   backend=self.backend,
-                                  out=self.buffer("y", x.shape, x.dtype))  # fmt: skip
+                                  out=self.buffer("y", x.shape, x.dtype))
                 return y
             return x
         y, mask = fd.dropout(
             x, self.p, seed=self.seed, offset=offset, variant=self.variant,
             backend=self.backend, out=self.buffer("y", x.shape, x.dtype),
-        )  # fmt: skip
+        )
         self._mask = mask if self.store_mask else None
         self._offset = offset
         return y
@@ -370,7 +370,7 @@ class Dropout(Layer):
             dy, self.p, mask=self._mask, seed=self.seed, offset=self._offset,
             variant=self.variant, backend=self.backend,
             out=self.buffer("dx", dy.shape, dy.dtype),
-        )  # fmt: skip
+        )
 
     def describe(self):
         return f"Dropout(p={self.p}, {self.variant})"
@@ -404,7 +404,7 @@ class VariationalDropout(Layer):
         B, _, F = x.shape
         m = variational_mask((B, F), self.p, seed=self.seed, offset=offset,
                              backend=self.backend, dtype=x.dtype,
-                             out=self.buffer("m", (B, F), x.dtype))  # fmt: skip
+                             out=self.buffer("m", (B, F), x.dtype))
         self._m = m[:, None, :]  # (B, 1, F)
         y = self.buffer("y", x.shape, x.dtype)
         np.multiply(x, self._m, out=y)
@@ -441,7 +441,7 @@ class _Recurrent(Layer):
     gates = 0
 
     def __init__(self, n_in, hidden, *, bidirectional=True, rng, dtype=np.float32,
-                 recurrent_dropout=0.0, seed=None, backend="auto"):  # fmt: skip
+                 recurrent_dropout=0.0, seed=None, backend="auto"):
         super().__init__()
         D = 2 if bidirectional else 1
         G = self.gates * hidden
@@ -464,7 +464,7 @@ class _Recurrent(Layer):
         if training and self.recurrent_dropout > 0:
             return variational_mask(shape, self.recurrent_dropout, seed=self.seed,
                                     offset=offset, backend=self.backend, dtype=dtype,
-                                    out=self.buffer("hmask", shape, dtype))  # fmt: skip
+                                    out=self.buffer("hmask", shape, dtype))
         ones = self.buffer("hmask_ones", shape, dtype)
         ones.fill(1)
         return ones
@@ -524,7 +524,7 @@ class GRU(_Recurrent):
         scratch = [self.buffer(n, (B, H), dt) for n in ("dh_next", "dh_direct")]
         hm, r, z, n, hn = self._saves
         K.gru_backward(dy, self.Wh, self._hmask_used, self._out, r, z, n, hn, dxp, dhp,
-                       *scratch)  # fmt: skip
+                       *scratch)
         return self._input_grads(dxp, lambda d: dhp[d].reshape(B * T, 3 * H), hm, B, T)
 
 

@@ -21,7 +21,7 @@ class SoftmaxCrossEntropy:
 
     def forward(self, logits, y) -> float:
         if self._grad is None or self._grad.shape != logits.shape or \
-                self._grad.dtype != logits.dtype:  # fmt: skip
+                self._grad.dtype != logits.dtype:
             self._grad = np.empty_like(logits)
         return float(K.xent_forward(logits, y, self._grad))
 
@@ -69,7 +69,7 @@ def expected_calibration_error(probs, y, n_bins: int = 15) -> float:
     correct = (probs.argmax(axis=1) == y).astype(np.float64)
     # bin index: ceil(conf * n_bins) - 1, so conf exactly on an edge goes to the lower bin
     idx = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
-    counts = np.bincount(idx, minlength=n_bins).astype(np.float64)
+    np.bincount(idx, minlength=n_bins).astype(np.float64)
     conf_sum = np.bincount(idx, weights=conf, minlength=n_bins)
     acc_sum = np.bincount(idx, weights=correct, minlength=n_bins)
     return float(np.sum(np.abs(acc_sum - conf_sum)) / len(y))

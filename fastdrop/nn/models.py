@@ -11,9 +11,13 @@
     lstm      the same shape with an LSTM
 
 Dropout sites. `dropout` is the rate at the hidden sites: after every hidden activation
-(mlp, selu_mlp, cnn), on the recurrent outputs before the classifier (gru, lstm), or on the
-input for the linear model, which has no hidden layer. `input_dropout` adds element dropout
-on the input of the other models. The variant decides what a site does:
+(mlp: after the first ReLU and inside the residual branch; selu_mlp, cnn: after each
+activation), on the recurrent outputs before the classifier (gru, lstm), or on the input
+for the linear model, which has no hidden layer. With dropout_at="head" there is one site
+only, the classifier's input (mlp: h after the residual sum; cnn: the last conv map;
+gru/lstm: the outputs, no recurrent mask; dropconnect: the classifier's weights only).
+`input_dropout` adds element dropout on the input of the other models. The variant decides
+what a site does:
 
     inverted, standard, alpha, gaussian   element-wise Dropout
     spatial      Dropout of whole channels: conv feature maps (N, C, L); on (B, T, F)
@@ -57,6 +61,7 @@ VARIANTS = (
     "variational",
 )
 RECURRENT = ("gru", "lstm")
+DROPOUT_AT = ("hidden", "head")
 SEQ_LEN = 40
 NUM_CLASSES = 10
 
@@ -123,7 +128,7 @@ class Model:
         """(layer, name, view) of the weight tensors that max-norm constrains: Linear and
         Conv1d weights (one norm per output unit)."""
         return [(lay, n, v) for lay, n, v, _ in self.tensors
-                if isinstance(lay, (Linear, Conv1d)) and n == "W"]  # fmt: skip
+                if isinstance(lay, (Linear, Conv1d)) and n == "W"]
 
     # -- passes ----------------------------------------------------------------------
     def forward(self, x, training=False, offset=0):
@@ -163,16 +168,22 @@ def build_model(
     dropout: float = 0.0,
     input_dropout: float = 0.0,
     variant: str = "inverted",
+    dropout_at: str = "hidden",
     seed: int = 0,
     backend: str = "auto",
     dtype="float32",
     store_mask: bool = True,
 ) -> Model:
-    """One of MODELS with dropout rate `dropout` at its hidden sites (see the module doc)."""
+    """One of MODELS with dropout rate `dropout` at its hidden sites, or (dropout_at="head")
+    only at the classifier's input (see the module doc)."""
     if name not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}; got {name!r}")
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
+    if dropout_at not in DROPOUT_AT:
+        raise ValueError(
+            f"dropout_at must be one of {', '.join(DROPOUT_AT)}; got {dropout_at!r}"
+        )
     if variant == "variational" and name not in RECURRENT:
         raise ValueError(
             f"the variational variant is recurrent dropout: use it with model "
@@ -185,20 +196,23 @@ def build_model(
     dt = np.dtype(dtype)
     rng = np.random.default_rng(derive_seed(seed, STREAM_INIT))
     site_ids = iter(range(1 << 30))
+    head_only = dropout_at == "head"
 
     def site_seed():
         return derive_seed(seed, STREAM_TRAIN, next(site_ids))
 
     dc = variant == "dropconnect"
     element = variant if variant in ("inverted", "standard", "spatial", "alpha",
-                                     "gaussian") else "inverted"  # fmt: skip
+                                     "gaussian") else "inverted"
 
-    def drop(p, v=None):
-        """A Dropout site (or nothing when p = 0 or the variant acts on weights)."""
-        if p <= 0 or dc:
+    def drop(site="hidden", v=None):
+        """A Dropout site: site "hidden" is used when dropout_at is hidden, "head" when it
+        is head, "both" always. Nothing when p = 0 or the variant acts on weights."""
+        used = site == "both" or (site == "head") == head_only
+        if dropout <= 0 or dc or not used:
             return []
-        return [Dropout(p, v or element, seed=site_seed(), backend=backend,
-                        store_mask=store_mask)]  # fmt: skip
+        return [Dropout(dropout, v or element, seed=site_seed(), backend=backend,
+                        store_mask=store_mask)]
 
     def in_drop():
         # element dropout on the input; spatial would drop the one input channel whole
@@ -206,59 +220,62 @@ def build_model(
         if input_dropout <= 0:
             return []
         return [Dropout(input_dropout, v, seed=site_seed(), backend=backend,
-                        store_mask=store_mask)]  # fmt: skip
+                        store_mask=store_mask)]
 
-    def linear(n_in, n_out, hidden_site=True, **kw):
-        p = dropout if (dc and hidden_site) else 0.0
+    def weight_p(site):
+        used = site == "both" or (site == "head") == head_only
+        return dropout if (dc and used and site != "none") else 0.0
+
+    def linear(n_in, n_out, site="hidden", **kw):
+        p = weight_p(site)
         return Linear(n_in, n_out, rng=rng, dtype=dt, dropconnect=p,
                       seed=site_seed() if p > 0 else None, backend=backend,
-                      store_mask=store_mask, **kw)  # fmt: skip
+                      store_mask=store_mask, **kw)
 
-    def conv(c_in, c_out, k, hidden_site=True):
-        p = dropout if (dc and hidden_site) else 0.0
+    def conv(c_in, c_out, k, site="hidden"):
+        p = weight_p(site)
         return Conv1d(c_in, c_out, k, stride=2, padding=1, rng=rng, dtype=dt, dropconnect=p,
                       seed=site_seed() if p > 0 else None, backend=backend,
-                      store_mask=store_mask)  # fmt: skip
+                      store_mask=store_mask)
 
     if name == "linear":
         v = element if element != "spatial" else "inverted"
-        root = Sequential(*drop(dropout, v), linear(SEQ_LEN, NUM_CLASSES))
+        root = Sequential(*drop("both", v), linear(SEQ_LEN, NUM_CLASSES, "both"))
     elif name == "mlp":
         root = Sequential(
             *in_drop(),
-            linear(SEQ_LEN, 100, hidden_site=False), ReLU(), *drop(dropout),
-            Residual(linear(100, 100), ReLU(), *drop(dropout)),
-            linear(100, NUM_CLASSES),
-        )  # fmt: skip
+            linear(SEQ_LEN, 100, "none"), ReLU(), *drop(),
+            Residual(linear(100, 100), ReLU(), *drop()),
+            *drop("head"), linear(100, NUM_CLASSES, "both"),
+        )
     elif name == "selu_mlp":
+        lecun = {"init": "lecun_normal"}
         root = Sequential(
             *in_drop(),
-            linear(SEQ_LEN, 100, hidden_site=False, init="lecun_normal"), SELU(),
-            *drop(dropout),
-            linear(100, 100, init="lecun_normal"), SELU(), *drop(dropout),
-            linear(100, NUM_CLASSES, init="lecun_normal"),
-        )  # fmt: skip
+            linear(SEQ_LEN, 100, "none", **lecun), SELU(), *drop(),
+            linear(100, 100, **lecun), SELU(), *drop("both"),
+            linear(100, NUM_CLASSES, "both", **lecun),
+        )
     elif name == "cnn":
         root = Sequential(
             Reshape(1, SEQ_LEN), *in_drop(),
-            conv(1, 25, 5, hidden_site=False), ReLU(), *drop(dropout),
-            conv(25, 25, 3), ReLU(), *drop(dropout),
-            conv(25, 25, 3), ReLU(), *drop(dropout),
-            Flatten(), linear(125, NUM_CLASSES),
-        )  # fmt: skip
+            conv(1, 25, 5, "none"), ReLU(), *drop(),
+            conv(25, 25, 3), ReLU(), *drop(),
+            conv(25, 25, 3), ReLU(), *drop("both"),
+            Flatten(), linear(125, NUM_CLASSES, "both"),
+        )
     else:  # gru, lstm
         cell = GRU if name == "gru" else LSTM
-        var = variant == "variational"
-        rec = cell(1, 6, bidirectional=True, rng=rng, dtype=dt,
-                   recurrent_dropout=dropout if var else 0.0, backend=backend,
-                   seed=site_seed() if (var and dropout > 0) else None)  # fmt: skip
+        var = variant == "variational" and dropout > 0
+        rec_p = dropout if (var and not head_only) else 0.0
+        rec = cell(1, 6, bidirectional=True, rng=rng, dtype=dt, recurrent_dropout=rec_p,
+                   backend=backend, seed=site_seed() if rec_p > 0 else None)
         if var:
-            out_drop = [VariationalDropout(dropout, seed=site_seed(), backend=backend)] \
-                if dropout > 0 else []  # fmt: skip
+            out_drop = [VariationalDropout(dropout, seed=site_seed(), backend=backend)]
         else:
-            out_drop = drop(dropout)
+            out_drop = drop("both")
         root = Sequential(
             Reshape(SEQ_LEN, 1), *in_drop(), rec, *out_drop,
-            Flatten(), linear(SEQ_LEN * 2 * 6, NUM_CLASSES),
-        )  # fmt: skip
+            Flatten(), linear(SEQ_LEN * 2 * 6, NUM_CLASSES, "both"),
+        )
     return Model(name, root, dt)

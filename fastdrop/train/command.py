@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..nn.models import MODELS, VARIANTS
+from ..nn.models import DROPOUT_AT, MODELS, VARIANTS
 from .config import BACKENDS, DATASETS, DTYPES, OPTIMIZERS, TrainConfig
 
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
@@ -40,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="rate of dropout on the input (default %(default)s)")
     g.add_argument("--variant", choices=VARIANTS, default=d.variant,
                    help="dropout variant (default %(default)s)")
+    g.add_argument("--dropout-at", choices=DROPOUT_AT, default=d.dropout_at,
+                   help="hidden: after every hidden activation; head: only the classifier's "
+                   "input (default %(default)s)")
     g.add_argument("--regenerate-mask", action="store_true",
                    help="do not store masks: regenerate them from seed/offset in backward")
     g.add_argument("--backend", choices=BACKENDS, default=d.backend,
@@ -77,7 +80,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run seed (default %(default)s)")
     g.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="default %(default)s")
     g.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="Numba and BLAS threads (default: as the environment says)")
+                   help="Numba threads (default: as NUMBA_NUM_THREADS says)")
+    g.add_argument("--blas-threads", type=int, default=d.blas_threads, metavar="N",
+                   help="numpy BLAS threads during the run, 0 = leave as is (default "
+                   "%(default)s: fastest here, and bit-identical results at any thread count)")
     g.add_argument("--json", default=None, metavar="PATH", help="write the result here")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -87,13 +93,14 @@ def config_from_args(args) -> TrainConfig:
         model=args.model, dataset=args.dataset, train_size=args.train_size,
         val_size=args.val_size, data_seed=args.data_seed, cache_dir=args.cache_dir,
         dropout=args.dropout, input_dropout=args.input_dropout, variant=args.variant,
+        dropout_at=args.dropout_at,
         store_mask=not args.regenerate_mask, backend=args.backend, steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
         momentum=args.momentum, weight_decay=args.weight_decay, shuffle=not args.no_shuffle,
         l1=args.l1, l2=args.l2, max_norm=args.max_norm, early_stopping=args.early_stopping,
         eval_every=args.eval_every, mc_samples=args.mc_samples, seed=args.seed,
-        dtype=args.dtype, threads=args.threads,
-    )  # fmt: skip
+        dtype=args.dtype, threads=args.threads, blas_threads=args.blas_threads,
+    )
     return cfg.validate()
 
 
@@ -109,9 +116,9 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
     """(label, value) rows of the summary table."""
     cfg = result["config"]
     drop = "none" if not (cfg["dropout"] or cfg["input_dropout"]) else (
-        f"{cfg['variant']} p={cfg['dropout']:g}"
+        f"{cfg['variant']} p={cfg['dropout']:g} at {cfg['dropout_at']}"
         + (f", input p={cfg['input_dropout']:g}" if cfg["input_dropout"] else "")
-    )  # fmt: skip
+    )
     rows = [
         ("model", f"{result['model']['name']} ({result['parameters']:,} parameters)"),
         ("dropout", drop),
@@ -123,7 +130,7 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
         ("test loss (NLL)", _num(result.get("test_loss"))),
         ("test ECE", _num(result.get("test_ece"))),
         ("final batch loss", _num(result.get("final_loss"))),
-    ]  # fmt: skip
+    ]
     if result.get("val_accuracy") is not None:
         rows.append(("val accuracy", _pct(result["val_accuracy"])))
     if result.get("best_step") is not None:
@@ -132,7 +139,7 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
     if mc:
         rows.append((f"MC dropout (T={mc['samples']})",
                      f"acc {_pct(mc['test_accuracy'])}, NLL {_num(mc['test_nll'])}, "
-                     f"ECE {_num(mc['test_ece'])}"))  # fmt: skip
+                     f"ECE {_num(mc['test_ece'])}"))
     rows.append(("wall time", f"{result['wall_time_s']:.2f} s (train "
                  f"{result['train_time_s']:.2f} s, eval {result['eval_time_s']:.2f} s)"))
     if result.get("step_time_ms") is not None:
@@ -179,7 +186,7 @@ def run(args, console=None) -> int:
 
         columns = (TextColumn("[bold]{task.description}"), BarColumn(),
                    TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(),
-                   TextColumn("{task.fields[info]}"))  # fmt: skip
+                   TextColumn("{task.fields[info]}"))
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task(f"{cfg.model}", total=cfg.steps, info="")
 
@@ -187,7 +194,7 @@ def run(args, console=None) -> int:
                 text = ""
                 if "test_accuracy" in info and info["test_accuracy"] is not None:
                     text = (f"test {100 * info['test_accuracy']:.1f}%  "
-                            f"train {100 * info['train_accuracy']:.1f}%")  # fmt: skip
+                            f"train {100 * info['train_accuracy']:.1f}%")
                 if text:
                     bar.update(task, info=text)
                 bar.update(task, completed=step)
@@ -201,3 +208,15 @@ def run(args, console=None) -> int:
         write_json(result, args.json)
         out.print(f"result written to {args.json}")
     return EXIT_DIVERGED if result["status"] == "diverged" else EXIT_OK
+
+
+def main(argv=None) -> int:
+    """`python -m fastdrop.train.command ...`: the same as `fastdrop train ...`."""
+    parser = argparse.ArgumentParser(prog="fastdrop train",
+                                     description="train a model on MNIST-1D with dropout")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

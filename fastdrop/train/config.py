@@ -8,7 +8,7 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, fields
 
-from ..nn.models import MODELS, VARIANTS
+from ..nn.models import DROPOUT_AT, MODELS, VARIANTS
 
 DATASETS = ("mnist1d",)
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -31,6 +31,8 @@ class TrainConfig:
     dropout: float = 0.0  # rate p at the hidden sites (models.py says where they are)
     input_dropout: float = 0.0  # rate of element dropout on the input (not for linear)
     variant: str = "inverted"  # one of VARIANTS (SPEC variants, dropconnect, variational)
+    dropout_at: str = "hidden"  # "hidden": every hidden site; "head": only the
+    #                             classifier's input (models.py lists the sites)
     store_mask: bool = True  # keep the packed mask for backward (False: regenerate it)
     backend: str = "auto"  # fastdrop backend for dropout: auto, numpy or cpu
     # -- optimisation -------------------------------------------------------------------
@@ -57,7 +59,11 @@ class TrainConfig:
     mc_samples: int = 0  # Monte Carlo dropout samples at the end (0: none)
     seed: int = 0  # run seed: init, batch order and every dropout site's seed derive from it
     dtype: str = "float32"  # training precision: float32 or float64
-    threads: int | None = None  # Numba and BLAS threads for this run; None: leave as is
+    threads: int | None = None  # Numba threads (dropout, recurrent kernels); None: as is
+    blas_threads: int = 1  # numpy BLAS threads during the run (restored after); 0: as is.
+    #                        1 is fastest for these small matrices and makes results
+    #                        bit-identical whatever the thread counts (BLAS sums in an
+    #                        order that depends on its thread count; our kernels do not)
 
     # ---------------------------------------------------------------------------------
     @classmethod
@@ -92,6 +98,7 @@ class TrainConfig:
         _choice("model", self.model, MODELS)
         _choice("dataset", self.dataset, DATASETS)
         _choice("variant", self.variant, VARIANTS)
+        _choice("dropout_at", self.dropout_at, DROPOUT_AT)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("backend", self.backend, BACKENDS)
         _choice("dtype", self.dtype, DTYPES)
@@ -107,6 +114,7 @@ class TrainConfig:
         _int("seed", self.seed, 0, 2**63 - 1)
         if self.threads is not None:
             _int("threads", self.threads, 1)
+        _int("blas_threads", self.blas_threads, 0)
         for name in ("dropout", "input_dropout"):
             _real(name, getattr(self, name), 0.0, 1.0)
         if self.variant == "gaussian" and self.dropout >= 1.0:

@@ -8,7 +8,6 @@ import math
 import numpy as np
 from numba import njit
 
-
 # Kernels compute in the parameters' dtype (float32 like PyTorch's optimisers): the
 # constants come in as an array of that dtype. error_model="numpy" lets LLVM vectorise the
 # division and square root (no ZeroDivisionError branch).
@@ -63,6 +62,11 @@ class SGD:
         c = np.array([self.lr, self.momentum, self.weight_decay], dtype=self.params.dtype)
         _sgd(self.params, self.grads, self.buf, c)
 
+    def warmup(self):
+        """Compile (or load from the cache) the kernel on a throwaway array."""
+        z = np.zeros(1, dtype=self.params.dtype)
+        _sgd(z, z.copy(), z.copy(), np.zeros(3, dtype=z.dtype))
+
 
 class Adam:
     """Adam (Kingma & Ba 2015) with PyTorch's bias correction. weight_decay is L2 added
@@ -88,13 +92,19 @@ class Adam:
                       1.0 / math.sqrt(bc2), self.eps, last], dtype=self.params.dtype)
         (_adamw if self.decoupled else _adam)(self.params, self.grads, self.m, self.v, c)
 
+    def warmup(self):
+        """Compile (or load from the cache) the kernel on a throwaway array."""
+        z = np.zeros(1, dtype=self.params.dtype)
+        c = np.ones(8, dtype=z.dtype)
+        (_adamw if self.decoupled else _adam)(z, z.copy(), z.copy(), z.copy(), c)
+
 
 class AdamW(Adam):
     decoupled = True
 
 
 def make_optimizer(name: str, params, grads, *, lr, momentum=0.9, betas=(0.9, 0.999),
-                   eps=1e-8, weight_decay=0.0):  # fmt: skip
+                   eps=1e-8, weight_decay=0.0):
     """SGD, Adam or AdamW over flat params/grads."""
     if name == "sgd":
         return SGD(params, grads, lr=lr, momentum=momentum, weight_decay=weight_decay)

@@ -15,6 +15,7 @@ with the same thread counts.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import glob
 import math
 import os
@@ -56,39 +57,51 @@ def _openblas():
     return None
 
 
-def set_threads(n: int) -> dict:
-    """Use n threads in Numba's parallel loops and in numpy's BLAS (best effort)."""
+def set_numba_threads(n: int) -> int:
+    """Use n threads in Numba's parallel loops (at most NUMBA_NUM_THREADS)."""
     import numba
 
-    done = {"numba": None, "blas": None}
-    try:
-        numba.set_num_threads(min(int(n), numba.config.NUMBA_NUM_THREADS))
-        done["numba"] = numba.get_num_threads()
-    except Exception:  # pragma: no cover - an unusual numba build
-        pass
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    return numba.get_num_threads()
+
+
+def _blas_fn(*names):
     lib = _openblas()
-    for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                 "openblas_set_num_threads"):  # fmt: skip
+    for name in names:
         fn = getattr(lib, name, None) if lib is not None else None
         if fn is not None:
-            fn(ctypes.c_int(int(n)))
-            done["blas"] = int(n)
-            break
-    return done
+            return fn
+    return None
+
+
+def get_blas_threads() -> int | None:
+    fn = _blas_fn("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                  "openblas_get_num_threads")
+    if fn is None:
+        return None
+    fn.restype = ctypes.c_int
+    return int(fn())
+
+
+def set_blas_threads(n: int) -> bool:
+    """Use n threads in numpy's BLAS (numpy's bundled OpenBLAS); False when not found."""
+    fn = _blas_fn("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                  "openblas_set_num_threads")
+    if fn is None:
+        return False
+    fn(ctypes.c_int(int(n)))
+    return True
+
+
+def set_threads(n: int) -> dict:
+    """Use n threads in Numba's parallel loops and in numpy's BLAS (best effort)."""
+    return {"numba": set_numba_threads(n), "blas": n if set_blas_threads(n) else None}
 
 
 def thread_counts() -> dict:
     import numba
 
-    info = {"numba": numba.get_num_threads(), "blas": None}
-    lib = _openblas()
-    for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads"):
-        fn = getattr(lib, name, None) if lib is not None else None
-        if fn is not None:
-            fn.restype = ctypes.c_int
-            info["blas"] = int(fn())
-            break
-    return info
+    return {"numba": numba.get_num_threads(), "blas": get_blas_threads()}
 
 
 # ---------------------------------------------------------------------------------------
@@ -113,7 +126,7 @@ def predict_proba(model: Model, x, chunk: int = EVAL_CHUNK) -> np.ndarray:
     """Class probabilities (N, 10) with dropout off, float64."""
     return np.concatenate(
         [losses.softmax(model.forward(x[i : i + chunk], training=False))
-         for i in range(0, len(x), chunk)]  # fmt: skip
+         for i in range(0, len(x), chunk)]
     )
 
 
@@ -204,12 +217,197 @@ def build(config: TrainConfig, dataset: Dataset | None = None):
     cfg = config
     if dataset is None:
         dataset = load_mnist1d(cfg.train_size, cfg.effective_val_size, seed=cfg.data_seed,
-                               cache=cfg.cache_dir, dtype=cfg.dtype)  # fmt: skip
+                               cache=cfg.cache_dir, dtype=cfg.dtype)
+    elif dataset.x_train.dtype != np.dtype(cfg.dtype):  # train in the config's precision
+        dataset = dataclasses.replace(dataset, **{
+            k: getattr(dataset, k).astype(cfg.dtype) for k in ("x_train", "x_val", "x_test")
+        })
     model = build_model(
         cfg.model, dropout=cfg.dropout, input_dropout=cfg.input_dropout, variant=cfg.variant,
-        seed=cfg.seed, backend=cfg.backend, dtype=cfg.dtype, store_mask=cfg.store_mask,
-    )  # fmt: skip
+        dropout_at=cfg.dropout_at, seed=cfg.seed, backend=cfg.backend, dtype=cfg.dtype,
+        store_mask=cfg.store_mask,
+    )
     return model, dataset
+
+
+def _warmup(model, loss_fn, opt, cfg, data) -> None:
+    """Run every kernel once before the clock starts, so wall_time_s does not include
+    Numba compiling or loading its cache. Changes no state that training reads: gradients
+    are overwritten by the next backward, the optimizer kernel runs on a scratch array."""
+    b = min(cfg.batch_size, len(data.y_train))
+    x, y = data.x_train[:b], data.y_train[:b]
+    loss_fn.forward(model.forward(x, training=True, offset=0), y)
+    model.backward(loss_fn.backward())
+    evaluate(model, x, y)
+    opt.warmup()
+    if cfg.l1 or cfg.l2:
+        regularize.add_penalty_grad(model.params[:1].copy(), model.grads[:1].copy(),
+                                    model.weight_mask[:1], cfg.l1, cfg.l2)
+    if cfg.max_norm:
+        regularize.apply_max_norm(_ScratchWeights(model), cfg.max_norm)
+    model.grads.fill(0)
+
+
+class _ScratchWeights:
+    """Copies of a model's constrained weights, so warm-up touches no real parameter."""
+
+    def __init__(self, model):
+        self._w = [(layer, n, w.copy()) for layer, n, w in model.weights()]
+
+    def weights(self):
+        return self._w
+
+
+def _diverged_message(loss, step, cfg) -> str:
+    return (
+        f"training diverged: the loss became {loss} at step {step} of {cfg.steps}. "
+        f"Try a lower learning rate (--lr, now {cfg.lr:g}), a smaller "
+        f"--weight-decay/--l1/--l2, --max-norm, or another --optimizer (now "
+        f"{cfg.optimizer}); the history up to here is in the result."
+    )
+
+
+class _Run:
+    """The state of one training run: built from a config, stepped by loop()."""
+
+    def __init__(self, cfg: TrainConfig, dataset, progress):
+        self.cfg, self.progress = cfg, progress
+        t = time.perf_counter()
+        self.model, self.data = build(cfg, dataset)
+        self.opt = make_optimizer(
+            cfg.optimizer, self.model.params, self.model.grads, lr=cfg.lr,
+            momentum=cfg.momentum, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+            weight_decay=cfg.weight_decay,
+        )
+        self.loss_fn = losses.SoftmaxCrossEntropy()
+        self.batches = Batches(self.data.x_train, self.data.y_train, cfg.batch_size,
+                               cfg.seed, cfg.shuffle)
+        self.stopper = None
+        if cfg.early_stopping:
+            self.stopper = regularize.EarlyStopping(cfg.early_stopping)
+        self.has_val = len(self.data.y_val) > 0
+        _warmup(self.model, self.loss_fn, self.opt, cfg, self.data)
+        self.setup_time = time.perf_counter() - t
+        self.history: list[dict] = []
+        self.status, self.message = "completed", "trained for all steps"
+        self.steps_done = 0
+        self.window = [0.0, 0]  # batch-loss sum and count since the last evaluation
+        self.last_window_loss = None
+        self.eval_time = 0.0
+
+    def evaluation(self) -> dict:
+        """Score the model (dropout off) on train, test and validation; log it."""
+        te = time.perf_counter()
+        d, m = self.data, self.model
+        tr_loss, tr_acc = evaluate(m, d.x_train, d.y_train)
+        te_loss, te_acc = evaluate(m, d.x_test, d.y_test)
+        total, n = self.window
+        entry = {
+            "step": self.steps_done,
+            "batch_loss": _finite(total / n) if n else None,
+            "train_loss": _finite(tr_loss),
+            "train_accuracy": _finite(tr_acc),
+            "test_loss": _finite(te_loss),
+            "test_accuracy": _finite(te_acc),
+        }
+        if self.has_val:
+            va_loss, va_acc = evaluate(m, d.x_val, d.y_val)
+            entry["val_loss"], entry["val_accuracy"] = _finite(va_loss), _finite(va_acc)
+        if n:
+            self.last_window_loss = total / n
+        self.window = [0.0, 0]
+        self.eval_time += time.perf_counter() - te
+        entry["time_s"] = round(time.perf_counter() - self.t0, 4)
+        self.history.append(entry)
+        return entry
+
+    def loop(self) -> None:
+        cfg, model, loss_fn, opt = self.cfg, self.model, self.loss_fn, self.opt
+        report_every = max(1, cfg.steps // 200)
+        self.t0 = time.perf_counter()
+        for step in range(cfg.steps):
+            xb, yb = self.batches.next()
+            loss = loss_fn.forward(model.forward(xb, training=True, offset=step), yb)
+            if not math.isfinite(loss):
+                self.status = "diverged"
+                self.message = _diverged_message(loss, step, cfg)
+                break
+            self.window[0] += loss
+            self.window[1] += 1
+            model.backward(loss_fn.backward())
+            regularize.add_penalty_grad(model.params, model.grads, model.weight_mask,
+                                        cfg.l1, cfg.l2)
+            opt.step()
+            regularize.apply_max_norm(model, cfg.max_norm)
+            self.steps_done = done = step + 1
+            if cfg.eval_every and done % cfg.eval_every == 0:
+                entry = self.evaluation()
+                if self.progress is not None:
+                    self.progress(done, cfg.steps, entry)
+                if self.stopper is not None and entry.get("val_loss") is not None and \
+                        self.stopper.update(entry["val_loss"], model.params, done):
+                    self.status = "early_stopped"
+                    self.message = (
+                        f"early stopping at step {done}: no lower validation loss in "
+                        f"{cfg.early_stopping} evaluations; best at step "
+                        f"{self.stopper.best_step}"
+                    )
+                    break
+            elif self.progress is not None and done % report_every == 0:
+                self.progress(done, cfg.steps, {"batch_loss": loss})
+        self.wall = time.perf_counter() - self.t0
+
+    def result(self) -> dict:
+        cfg, model, data = self.cfg, self.model, self.data
+        total, n = self.window
+        if n:
+            self.last_window_loss = total / n
+        train_time = self.wall - self.eval_time
+        r = {
+            "schema": RESULT_SCHEMA,
+            "status": self.status,
+            "message": self.message,
+            "config": cfg.to_dict(),
+            "model": {"name": cfg.model, "layers": model.describe()},
+            "parameters": model.num_parameters,
+            "steps": self.steps_done,
+            "data": data.info,
+            "final_loss": None,
+            "mc": None,
+        }
+        final = dict.fromkeys(
+            ("test_accuracy", "test_loss", "test_ece", "train_accuracy", "train_loss")
+        )
+        if self.status == "diverged":
+            r["diverged_at_step"] = self.steps_done
+        else:
+            if self.stopper is not None and self.stopper.restore(model.params):
+                r["best_step"] = self.stopper.best_step
+            te = prediction_metrics(predict_proba(model, data.x_test), data.y_test)
+            tr_loss, tr_acc = evaluate(model, data.x_train, data.y_train)
+            final.update(test_accuracy=te["accuracy"], test_loss=te["nll"],
+                         test_ece=te["ece"], train_accuracy=tr_acc,
+                         train_loss=tr_loss)
+            if self.has_val:
+                final["val_loss"], final["val_accuracy"] = evaluate(model, data.x_val,
+                                                                    data.y_val)
+            r["final_loss"] = _finite(self.last_window_loss)
+            if cfg.mc_samples and model.sites:
+                probs = mc_predict(model, data.x_test, cfg.mc_samples, cfg.seed)
+                mc = prediction_metrics(probs, data.y_test)
+                r["mc"] = {"samples": cfg.mc_samples,
+                           **{f"test_{k}": _finite(v) for k, v in mc.items()}}
+        r.update({k: _finite(v) for k, v in final.items()})
+        r.update({
+            "wall_time_s": self.wall,
+            "train_time_s": train_time,
+            "eval_time_s": self.eval_time,
+            "setup_time_s": self.setup_time,
+            "step_time_ms": 1e3 * train_time / self.steps_done if self.steps_done else None,
+            "environment": _environment(cfg),
+            "history": self.history,
+        })
+        return r
 
 
 def train(config, *, dataset: Dataset | None = None, progress=None) -> dict:
@@ -225,143 +423,15 @@ def train(config, *, dataset: Dataset | None = None, progress=None) -> dict:
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     cfg.validate()
     if cfg.threads:
-        set_threads(cfg.threads)
-    t_setup = time.perf_counter()
-    model, data = build(cfg, dataset)
-    opt = make_optimizer(cfg.optimizer, model.params, model.grads, lr=cfg.lr,
-                         momentum=cfg.momentum, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
-                         weight_decay=cfg.weight_decay)  # fmt: skip
-    loss_fn = losses.SoftmaxCrossEntropy()
-    batches = Batches(data.x_train, data.y_train, cfg.batch_size, cfg.seed, cfg.shuffle)
-    stopper = regularize.EarlyStopping(cfg.early_stopping) if cfg.early_stopping else None
-    has_val = len(data.y_val) > 0
-    setup_time = time.perf_counter() - t_setup
-
-    history: list[dict] = []
-    status, message = "completed", "trained for all steps"
-    window_sum, window_n = 0.0, 0
-    last_window_loss = None
-    eval_time = 0.0
-    report_every = max(1, cfg.steps // 200)
-    step = 0
-    t0 = time.perf_counter()
-
-    def do_eval(done_steps: int) -> dict:
-        nonlocal eval_time, window_sum, window_n, last_window_loss
-        te = time.perf_counter()
-        tr_loss, tr_acc = evaluate(model, data.x_train, data.y_train)
-        te_loss, te_acc = evaluate(model, data.x_test, data.y_test)
-        entry = {
-            "step": done_steps,
-            "batch_loss": _finite(window_sum / window_n) if window_n else None,
-            "train_loss": _finite(tr_loss),
-            "train_accuracy": _finite(tr_acc),
-            "test_loss": _finite(te_loss),
-            "test_accuracy": _finite(te_acc),
-        }
-        if has_val:
-            va_loss, va_acc = evaluate(model, data.x_val, data.y_val)
-            entry["val_loss"] = _finite(va_loss)
-            entry["val_accuracy"] = _finite(va_acc)
-        if window_n:
-            last_window_loss = window_sum / window_n
-        window_sum, window_n = 0.0, 0
-        eval_time += time.perf_counter() - te
-        entry["time_s"] = round(time.perf_counter() - t0, 4)
-        history.append(entry)
-        return entry
-
-    for step in range(cfg.steps):
-        xb, yb = batches.next()
-        logits = model.forward(xb, training=True, offset=step)
-        loss = loss_fn.forward(logits, yb)
-        if not math.isfinite(loss):
-            status = "diverged"
-            message = (
-                f"training diverged: the loss became {loss} at step {step} of {cfg.steps}. "
-                f"Try a lower learning rate (--lr, now {cfg.lr:g}), a smaller "
-                f"--weight-decay/--l1/--l2, --max-norm, or another --optimizer (now "
-                f"{cfg.optimizer}); the history up to here is in the result."
-            )
-            break
-        window_sum += loss
-        window_n += 1
-        model.backward(loss_fn.backward())
-        regularize.add_penalty_grad(model.params, model.grads, model.weight_mask, cfg.l1, cfg.l2)
-        opt.step()
-        regularize.apply_max_norm(model, cfg.max_norm)
-        done = step + 1
-        if cfg.eval_every and done % cfg.eval_every == 0:
-            entry = do_eval(done)
-            if progress is not None:
-                progress(done, cfg.steps, entry)
-            if stopper is not None and entry.get("val_loss") is not None:
-                if stopper.update(entry["val_loss"], model.params, done):
-                    status = "early_stopped"
-                    message = (f"early stopping at step {done}: no lower validation loss "
-                               f"in {cfg.early_stopping} evaluations; best at step "
-                               f"{stopper.best_step}")  # fmt: skip
-                    step = done
-                    break
-        elif progress is not None and done % report_every == 0:
-            progress(done, cfg.steps, {"batch_loss": loss})
-    else:
-        step = cfg.steps
-    completed = step  # steps whose update was applied
-    wall = time.perf_counter() - t0
-    train_time = wall - eval_time
-
-    result = {
-        "schema": RESULT_SCHEMA,
-        "status": status,
-        "message": message,
-        "config": cfg.to_dict(),
-        "model": {"name": cfg.model, "layers": model.describe()},
-        "parameters": model.num_parameters,
-        "steps": completed,
-        "data": data.info,
-    }
-    if window_n:
-        last_window_loss = window_sum / window_n
-    final = {}
-    if status == "diverged":
-        final = {k: None for k in ("test_accuracy", "test_loss", "test_ece", "train_accuracy",
-                                   "train_loss")}  # fmt: skip
-        result["diverged_at_step"] = step
-        result["final_loss"] = None
-        result["mc"] = None
-    else:
-        if stopper is not None and stopper.restore(model.params):
-            result["best_step"] = stopper.best_step
-        te_probs = predict_proba(model, data.x_test)
-        te = prediction_metrics(te_probs, data.y_test)
-        tr_loss, tr_acc = evaluate(model, data.x_train, data.y_train)
-        final = {
-            "test_accuracy": te["accuracy"],
-            "test_loss": te["nll"],
-            "test_ece": te["ece"],
-            "train_accuracy": tr_acc,
-            "train_loss": tr_loss,
-        }
-        if has_val:
-            va_loss, va_acc = evaluate(model, data.x_val, data.y_val)
-            final["val_accuracy"], final["val_loss"] = va_acc, va_loss
-        result["final_loss"] = _finite(last_window_loss)
-        if cfg.mc_samples and model.sites:
-            probs = mc_predict(model, data.x_test, cfg.mc_samples, cfg.seed)
-            mc = prediction_metrics(probs, data.y_test)
-            result["mc"] = {"samples": cfg.mc_samples,
-                            **{f"test_{k}": _finite(v) for k, v in mc.items()}}  # fmt: skip
-        else:
-            result["mc"] = None
-    result.update({k: _finite(v) for k, v in final.items()})
-    result.update({
-        "wall_time_s": wall,
-        "train_time_s": train_time,
-        "eval_time_s": eval_time,
-        "setup_time_s": setup_time,
-        "step_time_ms": 1e3 * train_time / completed if completed else None,
-        "environment": _environment(cfg),
-        "history": history,
-    })  # fmt: skip
-    return result
+        set_numba_threads(cfg.threads)
+    blas_before = get_blas_threads() if cfg.blas_threads else None
+    if blas_before is not None:
+        set_blas_threads(cfg.blas_threads)
+    try:
+        run = _Run(cfg, dataset, progress)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported
+            run.loop()
+        return run.result()
+    finally:
+        if blas_before is not None:
+            set_blas_threads(blas_before)
