@@ -36,13 +36,21 @@ test-cudasim: $(STAMP)
 test-gpu: $(STAMP)
 	FASTDROP_REAL_GPU=1 $(BIN)/python -m pytest -q tests/cuda $(PYTEST_ARGS)
 
+# Every suite (kernels K1, training T1..T8) into reports/runs/<timestamp>/, then the report.
 bench: $(STAMP)
-	$(BIN)/fastdrop bench kernels $(BENCH_ARGS)
+	$(BIN)/fastdrop bench all --quick $(BENCH_ARGS)
 
-bench-kernels: bench
+bench-kernels: $(STAMP)
+	$(BIN)/fastdrop bench kernels $(BENCH_ARGS)
 
 bench-gpu: $(STAMP)
 	$(BIN)/python bench/gpu.py $(BENCH_ARGS)
+
+# Re-render the report of a run folder (RUN=reports/runs/<timestamp>; default the latest):
+# the terminal report, then report.md, report.html and plots/ in RUN/report (or
+# REPORT_ARGS="--out DIR"). Reads the run folder only: nothing is benchmarked.
+report: $(STAMP)
+	$(BIN)/fastdrop report $(RUN) $(REPORT_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check fastdrop tests bench

@@ -35,6 +35,35 @@ def _add_bench(sub) -> None:
     p.set_defaults(func=_cmd_bench)
 
 
+def _cmd_report(args) -> int:
+    from .report.command import run_report
+
+    return run_report(args)
+
+
+def _add_report(sub) -> None:
+    from .report.command import add_report_arguments
+
+    p = sub.add_parser("report", help="render a run folder: terminal, report.md, report.html, "
+                       "plots")
+    add_report_arguments(p)
+    p.set_defaults(func=_cmd_report)
+
+
+def _cmd_compare(args) -> int:
+    from .report.command import run_compare
+
+    return run_compare(args)
+
+
+def _add_compare(sub) -> None:
+    from .report.command import add_compare_arguments
+
+    p = sub.add_parser("compare", help="compare two run folders; exit 1 on a regression")
+    add_compare_arguments(p)
+    p.set_defaults(func=_cmd_compare)
+
+
 def _cmd_env(args) -> int:
     from .bench.manifest import print_manifest
 
@@ -51,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_bench(sub)
     _add_train(sub)
+    _add_report(sub)
+    _add_compare(sub)
     p = sub.add_parser("env", help="print the machine manifest (CPU, threads, versions, GPU)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_env)

@@ -1,140 +1,217 @@
-"""`fastdrop bench`: run a suite into a run folder, then render its report.
+"""`fastdrop bench`: plan the suites, run them into a run folder, print the summary.
 
-A run folder `reports/runs/<timestamp>/` holds manifest.json (the machine), kernels.json
-(pyperf, appended benchmark by benchmark so an interrupted run keeps what finished) and
-kernels.md (the rendered table).
+    fastdrop bench [kernels|train|all] [--quick|--full] [--out DIR] [--resume RUN_DIR]
+                   [--jobs N] [--only T1,T4] [--retry-failed] [--sizes ..] [--rates ..]
+                   [--no-torch]
+
+A run folder `reports/runs/<timestamp>/` holds manifest.json (the machine), plan.json
+(every task), tasks/ (one record per finished task), timings/ and kernels.json (pyperf),
+results.json (records and tables) and kernels.md; fastdrop.bench.runfolder lists them.
+Exit code: 0 every task succeeded, 1 some task failed (each is recorded with its error),
+2 bad options or an unreadable run folder, 130 interrupted (resume with --resume).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import importlib.util
-import json
 import os
-import subprocess
 import sys
-from pathlib import Path
 
-# pyperf workers get a filtered environment: these pass through (DESIGN.md)
-INHERIT = ("NUMBA_NUM_THREADS", "NUMBA_CACHE_DIR", "NUMBA_ENABLE_CUDASIM",
-           "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "FASTDROP_CACHE", "PYTHONPATH")
-PROFILES = {
-    # quick: one worker process after calibration, 3 values each; minutes, not hours
-    "quick": ["--processes", "1", "--values", "3", "--warmups", "1", "--min-time", "0.05"],
-    # full: pyperf's defaults (20 processes x 3 values) for figures to publish
-    "full": [],
-}
+from . import suites as S
+
+SUITE_CHOICES = ("kernels", "train", "all")
 
 
 def add_arguments(p) -> None:
-    p.add_argument("suite", nargs="?", default="kernels", choices=["kernels"],
-                   help="what to run (default kernels)")
-    prof = p.add_mutually_exclusive_group()
-    prof.add_argument("--quick", dest="profile", action="store_const", const="quick",
-                      help="short pyperf profile (the default): 1 process x 3 values")
-    prof.add_argument("--full", dest="profile", action="store_const", const="full",
-                      help="pyperf's default profile (20 processes), for publishing")
+    p.add_argument("suite", nargs="?", default="all", choices=SUITE_CHOICES,
+                   help="kernels (K1), train (T1..T8) or all (default)")
+    # not exclusive: the last one given wins (make bench BENCH_ARGS=--full)
+    p.add_argument("--quick", dest="profile", action="store_const", const="quick",
+                   help="the default: every table, 3 seeds, 3000-step runs, short pyperf "
+                   "runs (minutes)")
+    p.add_argument("--full", dest="profile", action="store_const", const="full",
+                   help="5 seeds, 6000-step runs, longer pyperf runs: for publishing")
     p.set_defaults(profile="quick")
     p.add_argument("--out", default="reports/runs", metavar="DIR",
                    help="where run folders are made (default reports/runs)")
-    p.add_argument("--sizes", default="16,26", metavar="K,K",
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="finish an interrupted run: skip its finished tasks, run the rest "
+                   "(the folder's plan decides what runs; other selection options are ignored)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="with --resume: run the failed tasks again too")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="training tasks at once (default: the usable cores); each uses one "
+                   "thread")
+    p.add_argument("--only", default=None, metavar="T1,T4",
+                   help=f"only these suites ({', '.join(S.SUITE_NAMES)})")
+    k = p.add_argument_group("kernel suite (K1)")
+    k.add_argument("--sizes", default="16,26", metavar="K,K",
                    help="log2 of the array sizes (default 16,26)")
-    p.add_argument("--rates", default="0.1,0.5,0.9", metavar="P,P",
+    k.add_argument("--rates", default="0.1,0.5,0.9", metavar="P,P",
                    help="dropout rates (default 0.1,0.5,0.9)")
-    p.add_argument("--no-torch", action="store_true",
+    k.add_argument("--no-torch", action="store_true",
                    help="leave PyTorch out even when it is installed")
 
 
-def _parse(args):
+def _usage(msg: str):
+    raise SystemExit(f"fastdrop bench: {msg}")
+
+
+def _parse_kernels(args):
     from .kernels import parse_list
 
     try:
         sizes = parse_list(args.sizes, int)
         rates = parse_list(args.rates, float)
     except ValueError as exc:
-        raise SystemExit(f"fastdrop bench: --sizes takes integers and --rates numbers ({exc})")
+        _usage(f"--sizes takes integers and --rates numbers ({exc})")
     bad = [k for k in sizes if not 3 <= k <= 32]
     if bad or not sizes:
-        raise SystemExit(f"fastdrop bench: --sizes must be log2 sizes in 3..32, got {args.sizes}")
+        _usage(f"--sizes must be log2 sizes in 3..32, got {args.sizes}")
     bad = [p for p in rates if not 0 <= p < 1]
     if bad or not rates:
-        raise SystemExit(f"fastdrop bench: --rates must be in [0, 1), got {args.rates}")
+        _usage(f"--rates must be in [0, 1), got {args.rates}")
     return sizes, rates
 
 
-def new_run_dir(out: str) -> Path:
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run = Path(out) / stamp
-    run.mkdir(parents=True, exist_ok=False)
-    return run
+def select(suite: str, only: str | None) -> list[str]:
+    """The suite names to run, in table order."""
+    names = {"kernels": [S.KERNELS], "train": list(S.TRAIN_SUITES),
+             "all": list(S.SUITE_NAMES)}[suite]
+    if only:
+        want = [w.strip().upper() for w in only.split(",") if w.strip()]
+        bad = [w for w in want if w not in names]
+        if bad or not want:
+            _usage(f"--only {only}: {', '.join(bad) or 'nothing'} is not a suite of "
+                   f"'{suite}'; choose from {', '.join(names)}")
+        names = [n for n in names if n in want]
+    return names
+
+
+def _jobs(args) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        _usage(f"--jobs must be >= 1, got {args.jobs}")
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return args.jobs or cores
+
+
+class BenchProgress:
+    """rich progress: one bar for the whole run and one per suite, with counts and time
+    remaining. A task shared by two suites advances both of their bars."""
+
+    def __init__(self, console, plan: dict, records: dict, kernels: tuple[int, int]):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+            console=console, speed_estimate_period=600)
+        k_total, k_done = kernels
+        tasks = plan["tasks"]
+        self.overall = self.progress.add_task(
+            "[bold]all", total=len(tasks) + k_total, completed=len(records) + k_done)
+        self.bars = {}
+        for name, spec in plan["suites"].items():
+            if spec.get("kind") == "kernels":
+                total, done = k_total, k_done
+            else:
+                mine = [t["id"] for t in tasks if name in t["suites"]]
+                total, done = len(mine), sum(t in records for t in mine)
+            self.bars[name] = self.progress.add_task(f"{name} {spec['title']}", total=total,
+                                                     completed=done)
+        self.progress.start()
+
+    def task_done(self, task: dict, rec: dict) -> None:
+        self.progress.advance(self.overall)
+        for s in task["suites"]:
+            if s in self.bars:
+                self.progress.advance(self.bars[s])
+        if rec["status"] != "ok":
+            self.console.print(f"[red]failed[/] {task['id']} ({', '.join(task['suites'])}): "
+                               f"{rec['error']}")
+
+    def kernel_done(self, name: str) -> None:
+        self.progress.advance(self.overall)
+        self.progress.advance(self.bars[S.KERNELS])
+
+    def stop(self) -> None:
+        self.progress.stop()
 
 
 def run(args) -> int:
-    import numba
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeElapsedColumn, TimeRemainingColumn
 
-    from ..report import kernels as report
     from . import manifest as man
-    from .kernels import build_cases, verify
+    from . import plan as planner
+    from .harness import EXIT_INTERRUPTED, EXIT_USAGE, Run
+    from .runfolder import RunFolder, RunFolderError
 
     console = Console()
-    sizes, rates = _parse(args)
-    with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
-    threads = numba.get_num_threads()
-    cases = build_cases(sizes, rates, threads, with_torch)
-    run_dir = new_run_dir(args.out)
-    manifest = man.collect(threads)
-    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    console.print(f"[bold]fastdrop bench kernels[/] -> {run_dir}  ({len(cases)} benchmarks, "
-                  f"{threads} threads, profile {args.profile}"
-                  f"{'' if with_torch else ', torch not installed: no torch peers'})")
-
-    with console.status("checking every fastdrop kernel against the numpy reference") as st:
-        verify(sizes, rates, progress=lambda msg: st.update(msg))
-    console.print("[green]fastdrop kernels equal the reference, bit for bit[/]")
-
-    result = run_dir / "kernels.json"
-    cmd = [sys.executable, "-m", "fastdrop.bench.kernels", "--sizes", args.sizes,
-           "--rates", args.rates, "--append", str(result), *PROFILES[args.profile]]
-    inherit = [k for k in INHERIT if k in os.environ]
-    if inherit:
-        cmd += ["--inherit-environ", ",".join(inherit)]
-    if not with_torch:
-        cmd.append("--no-torch")
-    warnings = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("timing", total=len(cases))
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, bufsize=1)
+    jobs = _jobs(args)
+    manifest = man.collect()
+    if args.resume:
+        folder = RunFolder(args.resume)
         try:
-            for line in proc.stdout:
-                line = line.rstrip()
-                if ": Mean +- std dev:" in line:
-                    progress.advance(task)
-                    progress.update(task, description=line.split(":")[0])
-                elif line.strip():
-                    warnings.append(line)
-            proc.wait()
-        except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait()
-            console.print(f"[yellow]interrupted; finished benchmarks are kept in {result}[/]")
-            return 130
-    if proc.returncode != 0:
-        console.print("\n".join(warnings[-30:]))
-        console.print(f"[red]pyperf exited with {proc.returncode}; partial results in {result}")
-        return proc.returncode or 1
-    unstable = sum("may be unstable" in w for w in warnings)
-    if unstable:
-        console.print(f"[yellow]pyperf flagged {unstable} result(s) as possibly unstable "
-                      "(a shared, noisy machine); the spread column shows each one's range")
+            plan = folder.read_plan()
+            folder.add_resume(manifest)
+        except RunFolderError as exc:
+            print(f"fastdrop bench --resume: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        verb = "resuming"
+    else:
+        names = select(args.suite, args.only)
+        sizes, rates = _parse_kernels(args)
+        with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
+        plan = planner.build(S.PROFILES[args.profile], names,
+                             kernels={"sizes": sizes, "rates": rates, "torch": with_torch})
+        folder = RunFolder.create(args.out)
+        folder.write_manifest(manifest)
+        folder.write_plan(plan)
+        verb = "new run"
+    prof = plan["profile"]
+    runner = Run(folder, plan, console, jobs=jobs, retry_failed=args.retry_failed)
+    for note in runner.load_finished():
+        console.print(f"[red]{note}[/]")
+    k1 = plan["suites"].get(S.KERNELS)
+    status = runner.kernel_status() or {"of": 0, "benchmarks": 0}
+    k_total, k_done = status["of"], status["benchmarks"]
+    n_left = len(plan["tasks"]) - len(runner.records)
+    console.print(
+        f"[bold]fastdrop bench[/] {verb} -> {folder.path}: suites {', '.join(plan['suites'])}; "
+        f"profile {prof['name']} ({prof['seeds']} seeds, {prof['steps']} steps); "
+        f"{n_left} of {len(plan['tasks'])} tasks to run"
+        + (f", {k_total - k_done} of {k_total} kernel benchmarks" if k1 else "")
+        + f"; {jobs} jobs")
+    if k1 and not k1["torch"]:
+        console.print("torch not installed (or --no-torch): no torch peers in K1")
+    progress = BenchProgress(console, plan, runner.records, (k_total, k_done))
+    code = runner.execute(progress, prof["kernel_args"])
+    if code == EXIT_INTERRUPTED:
+        return code
+    if k1 and folder.file("kernels.json").exists():
+        from ..report import kernels as kreport
+        from .runfolder import read_json
 
-    rows = report.rows_from_suite(report.load_suite(result))
-    console.print(report.rich_table(manifest, rows))
-    (run_dir / "kernels.md").write_text(report.markdown(manifest, rows))
-    console.print(f"results: {result}\nreport:  {run_dir / 'kernels.md'}")
-    return 0
+        rows = kreport.rows_from_suite(kreport.load_suite(folder.file("kernels.json")))
+        first = read_json(folder.file("manifest.json"))  # the machine the run began on
+        folder.file("kernels.md").write_text(kreport.markdown(first, rows))
+    from ..report.summary import render
+
+    render(folder.path, console)
+    failed = [r for r in runner.records.values() if r["status"] != "ok"]
+    for r in failed:
+        console.print(f"[red]failed task[/] {r['id']}: {r['error']}")
+    console.print(f"run folder: {folder.path}  (results.json, manifest.json, tasks/, "
+                  f"{'kernels.json, ' if k1 else ''}train-timing.json)")
+    return code

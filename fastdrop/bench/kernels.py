@@ -13,8 +13,10 @@ so the report computes rates from the JSON alone.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -214,6 +216,8 @@ def main() -> None:
         cmd.extend(["--sizes", args.sizes, "--rates", args.rates])
         if args.no_torch:
             cmd.append("--no-torch")
+        if args.skip:
+            cmd.extend(["--skip", args.skip])
 
     # workers run this module with -m, so its package-relative imports work there too
     runner = pyperf.Runner(add_cmdline_args=forward_args,
@@ -223,14 +227,24 @@ def main() -> None:
     runner.argparser.add_argument("--rates", default="0.1,0.5,0.9", help="dropout rates")
     runner.argparser.add_argument("--no-torch", action="store_true",
                                   help="leave PyTorch out even when it is installed")
+    runner.argparser.add_argument("--skip", default=None, metavar="FILE",
+                                  help="a JSON list of benchmark names not to run (those a "
+                                  "resumed run has already); the same file for every worker")
     args = runner.parse_args()
+    skip = set(json.loads(Path(args.skip).read_text())) if args.skip else set()
     threads = numba.get_num_threads()
     with_torch = not args.no_torch and torch_or_none() is not None
     runner.metadata["fastdrop_threads"] = threads
     runner.metadata["fastdrop_torch"] = "yes" if with_torch else "not installed"
     for case in build_cases(parse_list(args.sizes, int), parse_list(args.rates), threads,
                             with_torch):
+        if case.name in skip:
+            continue  # workers skip the same names: pyperf selects a case by its position
         runner.bench_time_func(case.name, case.time, metadata=case.metadata(threads))
+        # with --in-process every case runs in this process, one after the other: free its
+        # arrays, and undo the one-thread case's thread count
+        case._fn = None
+        numba.set_num_threads(threads)
 
 
 if __name__ == "__main__":

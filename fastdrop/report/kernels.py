@@ -30,6 +30,8 @@ class Row:
     share: float | None = None  # element rate over the ceiling's, same size and run
     vs_numpy: float | None = None
     vs_torch: float | None = None
+    min_s: float | None = None  # the fastest and slowest of pyperf's values (seconds)
+    max_s: float | None = None
 
     @property
     def gelems(self) -> float:
@@ -72,7 +74,8 @@ def rows_from_suite(suite) -> list[Row]:
         rows.append(Row(
             impl=md["fastdrop_impl"], op=md["fastdrop_op"], n=int(md["fastdrop_elements"]),
             p=None if p < 0 else p, threads=int(md["fastdrop_threads"]), median_s=median,
-            spread=(max(values) - min(values)) / median, nbytes=int(md["fastdrop_bytes"])))
+            spread=(max(values) - min(values)) / median, nbytes=int(md["fastdrop_bytes"]),
+            min_s=min(values), max_s=max(values)))
     _derive(rows)
     return rows
 
@@ -166,11 +169,12 @@ def markdown(manifest: dict, rows: list[Row]) -> str:
     return "\n".join(out) + "\n"
 
 
-def rich_table(manifest: dict, rows: list[Row]):
+def rich_table(manifest: dict, rows: list[Row], title: str = "fastdrop kernels",
+               title_justify: str = "center"):
     from rich.table import Table
 
-    table = Table(title="fastdrop kernels", caption="\n".join(header_lines(manifest, rows)),
-                  caption_justify="left")
+    table = Table(title=title, caption="\n".join(header_lines(manifest, rows)),
+                  caption_justify="left", title_justify=title_justify)
     for col in COLUMNS:
         table.add_column(col, justify="left" if col == "kernel" else "right",
                          style="bold" if col == "share of ceiling" else None)

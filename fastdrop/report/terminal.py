@@ -1,0 +1,106 @@
+"""The report in the terminal (rich): the header, K1, CPU vs GPU, T1..T8, the claims.
+
+Functions here build rich renderables from fastdrop.report.format / claims / gpu; `render_run`
+prints them. Nothing is computed here that the markdown and HTML reports do not share.
+"""
+
+from __future__ import annotations
+
+from .claims import DEPENDS, FAILS, HOLDS, MISSING, UNCLEAR, missing_line, split, verdict_lines
+from .format import BEST_MARK, CI_NOTE, TableView, header_lines, kernel_view, views
+
+VERDICT_STYLE = {HOLDS: "bold green", FAILS: "bold red", DEPENDS: "bold yellow",
+                 UNCLEAR: "bold", MISSING: "dim"}
+
+
+def rich_view(view: TableView, caption: bool = True):
+    """A TableView as a rich Table (the best cell of a column bold and starred); with
+    caption=False its notes are left to the caller (printed full width under it)."""
+    from rich.table import Table
+
+    lines = view.caption + view.notes if caption else []
+    t = Table(title=view.heading, caption="\n".join(lines) or None, caption_justify="left",
+              title_justify="left")
+    for i, col in enumerate(view.headers):
+        t.add_column(col, justify="left" if i < view.label_columns else "right")
+    for i, cells in enumerate(view.rows):
+        out = [f"[bold green]{_esc(c)}{BEST_MARK}[/]" if (i, j) in view.best else _esc(c)
+               for j, c in enumerate(cells)]
+        t.add_row(*out, style="dim" if i in view.missing_rows else None)
+    return t
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def simple_table(title: str, headers, rows, caption=None, label_columns: int = 1):
+    from rich.table import Table
+
+    t = Table(title=title, caption="\n".join(caption or []) or None, caption_justify="left",
+              title_justify="left")
+    for i, h in enumerate(headers):
+        t.add_column(h, justify="left" if i < label_columns else "right")
+    for r in rows:
+        t.add_row(*[_esc(c) for c in r])
+    return t
+
+
+def render_claims(console, claims) -> None:
+    console.rule("Claims of the article, checked")
+    console.print("Each claim: the article's words and figures (its dataset is unstated), "
+                  "our measured evidence (mean ± 95% CI over seeds), and a verdict computed "
+                  "from this run by the stated rule.")
+    tested, _ = split(claims)
+    for k, c in tested:
+        style = VERDICT_STYLE.get(c.verdict, "")
+        console.print()
+        console.print(f"[bold]Claim {k}. {_esc(c.text)}[/]  [{style}]{c.headline}[/]")
+        console.print(f"article: {_esc(c.quote)}")
+        for line in c.article:
+            console.print(f"article figures: {_esc(line)}")
+        if c.rows:
+            console.print(simple_table(f"evidence ({', '.join(c.tables)})", c.headers, c.rows,
+                                       label_columns=2))
+        for line in verdict_lines(c):
+            console.print(_esc(line))
+    line = missing_line(claims)
+    if line:
+        console.print()
+        console.print(_esc(line), style="dim")
+
+
+def render_run(run, console, gpu=None, *, claims: bool = True) -> None:
+    """Print the whole report of a loaded run."""
+    from .gpu import comparison
+
+    console.print(f"[bold]fastdrop report[/] {_esc(str(run.path))}")
+    for line in header_lines(run.results, run.manifest):
+        console.print(_esc(line))
+    for p in run.problems:
+        console.print(f"[yellow]missing or wrong:[/] {_esc(p)}")
+    if run.kernel_rows:
+        kv = kernel_view(run.manifest, run.kernel_rows)
+        console.print()
+        console.print(rich_view(kv, caption=False))
+        for line in kv.caption + kv.notes:
+            console.print(_esc(line), style="dim" if line in kv.caption else None)
+    cmp = comparison(run.kernel_rows, gpu)
+    if cmp is not None and cmp.rows:
+        console.print()
+        console.print(simple_table(cmp.title, cmp.headers, cmp.rows, cmp.caption,
+                                   label_columns=2))
+    vs = views(run.results)
+    if vs:
+        console.print(CI_NOTE)
+    for v in vs:
+        console.print()
+        console.print(rich_view(v, caption=False))
+        for line in v.caption + v.notes:
+            console.print(_esc(line), style="dim" if line in v.caption else None)
+    if claims:
+        from .claims import check_all
+
+        render_claims(console, check_all(run))

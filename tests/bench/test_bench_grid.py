@@ -1,0 +1,86 @@
+"""The declarative grid (fastdrop.bench.suites) and the plan built from it."""
+
+import dataclasses
+
+import pytest
+
+from fastdrop.bench import plan as planner
+from fastdrop.bench import suites as S
+
+
+@pytest.mark.parametrize("profile", sorted(S.PROFILES))
+def test_every_suite_plans_and_validates(profile):
+    """Every config of every table is a valid TrainConfig, in both profiles."""
+    prof = S.PROFILES[profile]
+    p = planner.build(prof, S.SUITE_NAMES, kernels={"sizes": [16], "rates": [0.5],
+                                                    "torch": False})
+    assert list(p["suites"]) == list(S.SUITE_NAMES)
+    ids = [t["id"] for t in p["tasks"]]
+    assert len(ids) == len(set(ids))
+    for name in S.TRAIN_SUITES:
+        spec = p["suites"][name]
+        assert spec["points"], name
+        for point in spec["points"]:
+            assert len(point["runs"]) == prof.seeds
+            assert set(point["labels"]) == set(spec["rows"])
+    train = [t for t in p["tasks"] if t["kind"] == "train"]
+    assert all(t["payload"]["config"]["threads"] == 1 for t in train)
+    assert {t["payload"]["config"]["steps"] for t in train} == {prof.steps}
+    assert {t["payload"]["config"]["seed"] for t in train} == set(range(prof.seeds))
+
+
+def test_tables_share_tasks():
+    """T2 times T1's grid and reads T1's runs; T5's 'none' is T1's MLP at p = 0."""
+    p = planner.build(S.PROFILES["quick"], ["T1", "T2", "T5"])
+    by_id = {t["id"]: t for t in p["tasks"]}
+    t1 = {tuple(pt["labels"].values()): pt for pt in p["suites"]["T1"]["points"]}
+    t2 = {tuple(pt["labels"].values()): pt for pt in p["suites"]["T2"]["points"]}
+    assert t1.keys() == t2.keys()
+    for key, pt in t1.items():
+        assert pt["runs"] == t2[key]["runs"]
+        assert all(by_id[r]["suites"] == ["T1", "T2", *(["T5"] if key in
+                                                         (("mlp", 0.0), ("mlp", 0.3)) else [])]
+                   for r in pt["runs"])
+        assert t2[key]["timing"] and by_id[t2[key]["timing"]]["kind"] == "timing"
+    none = next(pt for pt in p["suites"]["T5"]["points"] if pt["labels"]["regulariser"] == "none")
+    assert none["runs"] == t1[("mlp", 0.0)]["runs"]
+
+
+def test_named_axes_blocks_and_labels():
+    s = S.Suite("TX", "t", "v", "m", rows=("reg", "model"), metrics=("test_accuracy",),
+                base={"train_size": 100},
+                grid=({"model": ["mlp", "cnn"], "reg": {"none": {}, "L2": {"l2": 0.1}}},
+                      {"model": ["mlp"], "reg": {"none": {}}}))  # a duplicate point
+    points = S.expand(s)
+    assert [(pt.labels["model"], pt.labels["reg"]) for pt in points] == [
+        ("mlp", "none"), ("mlp", "L2"), ("cnn", "none"), ("cnn", "L2")]
+    assert points[1].overrides == {"train_size": 100, "model": "mlp", "l2": 0.1}
+    prof = dataclasses.replace(S.PROFILES["quick"], seeds=2)
+    p = planner.build(prof, ["TX"], catalog=[s])
+    assert len(p["tasks"]) == 8
+
+
+def test_variant_label_without_dropout_and_timing_names():
+    p = planner.build(S.PROFILES["quick"], ["T6"])
+    labels = [pt["labels"] for pt in p["suites"]["T6"]["points"]]
+    assert {"model": "gru", "dropout": 0.2, "variant": "variational"} in labels
+    assert all(lab["variant"] == "none" for lab in labels if lab["dropout"] == 0)
+    names = [t["payload"]["name"] for t in p["tasks"] if t["kind"] == "timing"]
+    assert len(names) == len(set(names)) == 10
+    assert "train step gru p=0.2 variational" in names
+
+
+def test_ids_are_stable_and_depend_on_the_payload():
+    a = planner.task_id("train", {"config": {"model": "mlp", "seed": 1}})
+    assert a == planner.task_id("train", {"config": {"seed": 1, "model": "mlp"}})
+    assert a != planner.task_id("train", {"config": {"model": "mlp", "seed": 2}})
+    assert a.startswith("train-mlp-")
+
+
+def test_bad_grid_fails_at_plan_time():
+    bad = S.Suite("TB", "t", "v", "m", grid=({"model": ["nope"]},), rows=("model",),
+                  metrics=("test_accuracy",))
+    with pytest.raises(ValueError, match="model must be one of"):
+        planner.build(S.PROFILES["quick"], ["TB"], catalog=[bad])
+    with pytest.raises(ValueError, match="no suite"):
+        planner.build(S.PROFILES["quick"], ["T9"])
