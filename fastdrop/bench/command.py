@@ -44,6 +44,12 @@ def add_arguments(p) -> None:
                    "thread")
     p.add_argument("--only", default=None, metavar="T1,T4",
                    help=f"only these suites ({', '.join(S.SUITE_NAMES)})")
+    d = p.add_argument_group("where training tasks run")
+    d.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="local: a process pool on this machine (default); dask: the workers "
+                   "of an existing Dask cluster (pip install 'fastdrop[dask]')")
+    d.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="the Dask scheduler's address (default $FASTDROP_DASK_SCHEDULER)")
     k = p.add_argument_group("kernel suite (K1)")
     k.add_argument("--sizes", default="16,26", metavar="K,K",
                    help="log2 of the array sizes (default 16,26)")
@@ -180,7 +186,20 @@ def run(args) -> int:
         folder.write_plan(plan)
         verb = "new run"
     prof = plan["profile"]
-    runner = Run(folder, plan, console, jobs=jobs, retry_failed=args.retry_failed)
+    executor = None
+    if args.executor == "dask":
+        from .dask_executor import DaskExecutor
+
+        try:
+            executor = DaskExecutor(args.scheduler)
+        except (ImportError, ValueError, ConnectionError) as exc:
+            print(f"fastdrop bench --executor dask: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        jobs = executor.jobs
+        console.print(f"Dask cluster at {executor.client.scheduler.address}: "
+                      f"{len(executor.workers())} workers, {jobs} threads")
+    runner = Run(folder, plan, console, jobs=jobs, retry_failed=args.retry_failed,
+                 executor=executor)
     for note in runner.load_finished():
         console.print(f"[red]{note}[/]")
     k1 = plan["suites"].get(S.KERNELS)
@@ -206,9 +225,10 @@ def run(args) -> int:
         rows = kreport.rows_from_suite(kreport.load_suite(folder.file("kernels.json")))
         first = read_json(folder.file("manifest.json"))  # the machine the run began on
         folder.file("kernels.md").write_text(kreport.markdown(first, rows))
-    from ..report.summary import render
+    from ..report.command import render_and_write
 
-    render(folder.path, console)
+    # the terminal report, and RUN/report/{report.md, report.html, plots/}
+    render_and_write(folder.path, console)
     failed = [r for r in runner.records.values() if r["status"] != "ok"]
     for r in failed:
         console.print(f"[red]failed task[/] {r['id']}: {r['error']}")

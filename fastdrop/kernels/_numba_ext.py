@@ -1,9 +1,13 @@
-"""Small Numba helpers the CPU kernels need: the Philox round in vector-friendly form."""
+"""Small Numba helpers the CPU kernels need: the Philox round in vector-friendly form, and a
+cache prefetch hint."""
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .. import spec
 
@@ -34,3 +38,26 @@ def philox_lazy(c0, c1, c2, c3, k0, k1):
         k0 = (k0 + _W0) & M32
         k1 = (k1 + _W1) & M32
     return c0 & M32, c1 & M32, c2 & M32, c3 & M32
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx, for_write):
+    """Cache hint for arr[idx] (llvm.prefetch; for_write a literal 0 or 1). No effect on
+    results: a prefetch never faults, even past the end of the array."""
+    if not isinstance(arr, types.Array) or not isinstance(for_write, types.IntegerLiteral):
+        return None
+    rw = int(for_write.literal_value)
+
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [args[1]])
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        # (address, rw, locality 3 = keep in all cache levels, cache type 1 = data)
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, rw), ir.Constant(i32, 3),
+                          ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, idx, for_write), codegen

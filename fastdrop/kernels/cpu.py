@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import spec
-from ._numba_ext import M32, U64, philox_lazy
+from ._numba_ext import M32, U64, philox_lazy, prefetch
 from .plan import Plan
 
 CH = 64  # Philox calls (= mask bytes) per chunk
@@ -120,6 +120,7 @@ def _masked_body(x, y, mask, store_mask, mode, t, s, b, drop, zero, key0, key1, 
     nchunks = (n + CHE - 1) // CHE
     nblk = min(w64s.shape[0], nchunks)
     t32 = np.int32(t)
+    line = 64 // x.itemsize  # elements per cache line
     for blk in prange(nblk):
         w64 = w64s[blk]
         u16 = w64.view(np.uint16)
@@ -128,6 +129,11 @@ def _masked_body(x, y, mask, store_mask, mode, t, s, b, drop, zero, key0, key1, 
         for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
             cb = ch * CH
             eb = cb * 8
+            # Ask for the next chunk's x while Philox computes this chunk's words: the loads
+            # overlap the arithmetic (0.49 -> 0.56 of the ceiling at 2^26, NOTES.md).
+            if eb + 2 * CHE <= n:
+                for q in range(eb + CHE, eb + 2 * CHE, line):
+                    prefetch(x, q, 0)
             _words(w64, cb, k0, k1, o0, o1)
             if eb + CHE <= n:
                 _apply_u16(x[eb:eb + CHE], y[eb:eb + CHE], u16, kb8, CHE, t32, mode, s, b,
