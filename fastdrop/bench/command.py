@@ -165,6 +165,18 @@ def run(args) -> int:
 
     console = Console()
     jobs = _jobs(args)
+    executor = None
+    if args.executor == "dask":  # before anything is written: a bad address changes nothing
+        from .dask_executor import DaskExecutor
+
+        try:
+            executor = DaskExecutor(args.scheduler)
+        except (ImportError, ValueError, ConnectionError) as exc:
+            print(f"fastdrop bench --executor dask: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        jobs = executor.jobs
+        console.print(f"Dask cluster at {executor.client.scheduler.address}: "
+                      f"{len(executor.workers())} workers, {jobs} threads")
     manifest = man.collect()
     if args.resume:
         folder = RunFolder(args.resume)
@@ -186,18 +198,6 @@ def run(args) -> int:
         folder.write_plan(plan)
         verb = "new run"
     prof = plan["profile"]
-    executor = None
-    if args.executor == "dask":
-        from .dask_executor import DaskExecutor
-
-        try:
-            executor = DaskExecutor(args.scheduler)
-        except (ImportError, ValueError, ConnectionError) as exc:
-            print(f"fastdrop bench --executor dask: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        jobs = executor.jobs
-        console.print(f"Dask cluster at {executor.client.scheduler.address}: "
-                      f"{len(executor.workers())} workers, {jobs} threads")
     runner = Run(folder, plan, console, jobs=jobs, retry_failed=args.retry_failed,
                  executor=executor)
     for note in runner.load_finished():

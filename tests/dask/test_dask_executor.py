@@ -99,3 +99,49 @@ def test_scheduler_address_comes_from_the_option_or_the_environment(monkeypatch)
 def test_no_scheduler_listening_is_a_clear_error():
     with pytest.raises(ConnectionError, match="no Dask scheduler answered"):
         DaskExecutor("tcp://127.0.0.1:9", connect_timeout=2)
+
+
+def _records(run_dir):
+    import json
+    from pathlib import Path
+
+    out = {}
+    for f in sorted((Path(run_dir) / "tasks").glob("*.json")):
+        rec = json.loads(f.read_text())
+        m = rec.get("metrics") or {}
+        out[rec["id"]] = (rec["status"], m.get("test_accuracy"), m.get("train_accuracy"))
+    return out
+
+
+def test_cli_runs_the_grid_on_the_cluster_like_the_local_pool(tmp_path):
+    """`fastdrop bench train --executor dask --scheduler ADDR` on a tiny grid: the same
+    records, task by task, as the local process pool."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tiny = Path(__file__).resolve().parents[1] / "bench" / "tiny_cli.py"
+    env = dict(os.environ, FASTDROP_CACHE=str(tmp_path / "cache"), TINY_STEPS="20")
+    runs = {}
+    with local_cluster(workers=2, threads=1) as cluster:
+        for name, extra in (("dask", ["--executor", "dask", "--scheduler",
+                                      cluster.scheduler_address]), ("local", ["--jobs", "2"])):
+            out = tmp_path / name
+            res = subprocess.run([sys.executable, str(tiny), "bench", "train", "--only", "TA,TV",
+                                  "--out", str(out), *extra], env=env, capture_output=True,
+                                 text=True, timeout=600)
+            assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+            (run,) = list(out.iterdir())
+            runs[name] = _records(run)
+        assert "Dask cluster at" in res.stdout or runs["dask"]
+    assert runs["dask"] and runs["dask"] == runs["local"]
+    assert all(status == "ok" for status, _, _ in runs["dask"].values())
+
+
+def test_cli_without_a_scheduler_is_a_usage_error(tmp_path, monkeypatch):
+    from fastdrop.cli import main
+
+    monkeypatch.delenv("FASTDROP_DASK_SCHEDULER", raising=False)
+    code = main(["bench", "train", "--executor", "dask", "--out", str(tmp_path)])
+    assert code == 2
+    assert not any(tmp_path.iterdir())  # nothing written
