@@ -1,5 +1,6 @@
 # fastdrop: two commands on a fresh clone, `make test` and `make bench`; each creates the
-# virtual environment (.venv) and installs fastdrop with its test and CUDA-simulator extras
+# virtual environment (.venv) and installs fastdrop with its test, CUDA-simulator and Dask
+# extras (Dask is optional for users; installed here so CI runs its tests)
 # when that is missing or pyproject.toml changed.
 PY ?= python3
 VENV := .venv
@@ -10,10 +11,10 @@ BENCH_ARGS ?=
 
 .PHONY: install torch test test-fast test-cudasim test-gpu bench bench-kernels bench-gpu report lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,cuda]'
+	$(BIN)/python -m pip install -q -e '.[dev,cuda,dask]'
 	@touch $(STAMP)
 
 install: $(STAMP)
