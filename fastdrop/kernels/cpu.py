@@ -12,6 +12,7 @@ Layout of the work (NOTES.md has the measurements behind each choice):
 - Stage 2 is then a plain contiguous loop over the chunk's elements: compare, select,
   write y and a 0/1 keep byte; both vectorise. Stage 3 packs 8 keep bytes into a mask
   byte with one multiply ((v * 0x0102040810204080) >> 56 gathers the low bit of each byte).
+  While stage 1 computes, the next chunk's x is prefetched, so its loads overlap Philox.
 
 Dropped elements are selected, never multiplied, so NaN/Inf never leak from them. The
 multiply is the IEEE product with the scale already rounded to x's dtype (plan.scale), as
@@ -21,6 +22,7 @@ in the reference, so outputs are bit-identical for any thread count.
 from __future__ import annotations
 
 import math
+import sys
 
 import numba
 import numpy as np
@@ -28,6 +30,9 @@ from numba import njit, prange
 
 from .. import spec
 from ._numba_ext import M32, U64, philox_lazy, prefetch
+
+if sys.byteorder != "little":  # the uint16 view of the Philox words assumes it
+    raise ImportError("fastdrop's cpu kernels need a little-endian machine; use backend='numpy'")
 from .plan import Plan
 
 CH = 64  # Philox calls (= mask bytes) per chunk
