@@ -50,6 +50,10 @@ def add_arguments(p) -> None:
                    "of an existing Dask cluster (pip install 'fastdrop[dask]')")
     d.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help="the Dask scheduler's address (default $FASTDROP_DASK_SCHEDULER)")
+    d.add_argument("--timing-on-workers", action="store_true",
+                   help="with --executor dask: run the timing (pyperf) tasks on the workers, "
+                   "one at a time, each record keeping its worker's machine manifest "
+                   "(default: on this machine)")
     k = p.add_argument_group("kernel suite (K1)")
     k.add_argument("--sizes", default="16,26", metavar="K,K",
                    help="log2 of the array sizes (default 16,26)")
@@ -165,7 +169,9 @@ def run(args) -> int:
 
     console = Console()
     jobs = _jobs(args)
-    executor = None
+    executor = timing_executor = None
+    if args.timing_on_workers and args.executor != "dask":
+        _usage("--timing-on-workers needs --executor dask")
     if args.executor == "dask":  # before anything is written: a bad address changes nothing
         from .dask_executor import DaskExecutor
 
@@ -177,6 +183,8 @@ def run(args) -> int:
         jobs = executor.jobs
         console.print(f"Dask cluster at {executor.client.scheduler.address}: "
                       f"{len(executor.workers())} workers, {jobs} threads")
+        if args.timing_on_workers:  # one timing at a time, so timings do not disturb each other
+            timing_executor = DaskExecutor(client=executor.client, jobs=1)
     manifest = man.collect()
     if args.resume:
         folder = RunFolder(args.resume)
@@ -199,7 +207,7 @@ def run(args) -> int:
         verb = "new run"
     prof = plan["profile"]
     runner = Run(folder, plan, console, jobs=jobs, retry_failed=args.retry_failed,
-                 executor=executor)
+                 executor=executor, timing_executor=timing_executor)
     for note in runner.load_finished():
         console.print(f"[red]{note}[/]")
     k1 = plan["suites"].get(S.KERNELS)

@@ -165,11 +165,14 @@ class Run:
     """One execution of a plan (a fresh run or a resume)."""
 
     def __init__(self, folder: RunFolder, plan: dict, console, *, jobs: int | None = None,
-                 retry_failed: bool = False, executor: Executor | None = None):
+                 retry_failed: bool = False, executor: Executor | None = None,
+                 timing_executor: Executor | None = None):
         self.folder, self.plan, self.console = folder, plan, console
         self.jobs = jobs
         self.retry_failed = retry_failed
         self.executor = executor  # the pool for training tasks (default: local processes)
+        # where timing tasks run, one at a time (default: this process)
+        self.timing_executor = timing_executor
         self.records: dict[str, dict] = {}
         self.kernels_ok, self.kernel_warnings = True, []  # K1's pyperf run, if it ran
 
@@ -280,7 +283,7 @@ class Run:
             with self.console.status("MNIST-1D: loading (or generating) the data sets"):
                 self.warm_data(timing + pooled)
         if timing:
-            with SerialExecutor() as ex:
+            with self.timing_executor or SerialExecutor() as ex:
                 self._run_tasks(ex, timing, progress)
         if pooled:
             pooled.sort(key=_cost, reverse=True)  # longest first: a short tail

@@ -106,7 +106,11 @@ def timing_task(payload: dict) -> dict:
         (bench,) = pyperf.BenchmarkSuite.load(str(out)).get_benchmarks()
         values = list(bench.get_values())
     unstable = [line for line in proc.stdout.splitlines() if "unstable" in line]
-    return {"pyperf": data, "values": values, "warnings": unstable}
+    from .manifest import collect
+
+    # the machine these figures come from (a Dask worker's, with --timing-on-workers)
+    machine = collect(threads=payload["config"].get("threads"))["machine"]
+    return {"pyperf": data, "values": values, "warnings": unstable, "machine": machine}
 
 
 # --- records (made in the scheduling process) --------------------------------------------
@@ -160,4 +164,7 @@ def record(task: dict, outcome: dict, elapsed_s: float) -> dict:
         rec["values"] = outcome["values"]
         rec["warnings"] = outcome.get("warnings", [])
         rec["timing_file"] = f"timings/{task['id']}.json"
+        if outcome.get("machine"):
+            rec["machine"] = outcome["machine"]
+            rec["host"] = outcome["machine"].get("hostname", rec["host"])
     return rec

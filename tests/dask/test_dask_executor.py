@@ -145,3 +145,49 @@ def test_cli_without_a_scheduler_is_a_usage_error(tmp_path, monkeypatch):
     code = main(["bench", "train", "--executor", "dask", "--out", str(tmp_path)])
     assert code == 2
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_timing_on_workers_records_the_worker_machine(tmp_path, monkeypatch):
+    """--timing-on-workers: timing tasks run on a worker, one at a time, and each record
+    keeps that worker's machine manifest beside its figures."""
+    import io
+    import sys
+    from pathlib import Path
+
+    from rich.console import Console
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import tiny_cli
+
+    from fastdrop.bench import plan as planner
+    from fastdrop.bench.command import BenchProgress
+    from fastdrop.bench.harness import EXIT_OK, Run
+    from fastdrop.bench.runfolder import RunFolder
+    from fastdrop.train.data import load_mnist1d
+
+    monkeypatch.setenv("FASTDROP_CACHE", str(tmp_path / "cache"))
+    load_mnist1d(200, 0, cache=str(tmp_path / "cache"))
+    folder = RunFolder.create(tmp_path / "runs")
+    plan = planner.build(tiny_cli.TINY, ["TT"], catalog=[tiny_cli.TIMED])
+    folder.write_plan(plan)
+    console = Console(file=io.StringIO(), width=120)
+    with local_cluster(workers=1, threads=1) as cluster:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            timing = DaskExecutor(client=client, jobs=1)
+            run = Run(folder, plan, console, jobs=1, timing_executor=timing)
+            run.load_finished()
+            with distributed.get_task_stream(client=client) as stream:
+                code = run.execute(BenchProgress(console, plan, run.records, (0, 0)), ())
+    ran_on_workers = [str(t["key"]) for t in stream.data]
+    assert code == EXIT_OK, [r.get("error") for r in run.records.values()]
+    (rec,) = [r for r in run.records.values() if r["kind"] == "timing"]
+    assert rec["metrics"]["step_time"]["median"] > 0
+    assert rec["machine"]["cores"] >= 1 and rec["machine"]["cpu_model"]
+    assert any(rec["id"] in key for key in ran_on_workers)  # it ran on the cluster
+
+
+def test_timing_on_workers_needs_the_dask_executor(tmp_path):
+    from fastdrop.cli import main
+
+    with pytest.raises(SystemExit, match="--executor dask"):
+        main(["bench", "train", "--timing-on-workers", "--out", str(tmp_path)])
