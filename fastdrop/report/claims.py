@@ -473,11 +473,17 @@ def claim_regularisers(run) -> Claim:
         if not usable(drop) or not usable(_val(by.get(other), "test_accuracy")):
             checks.append(Check(cond, MISSING, f"{cond}: not measured"))
             continue
-        d = difference(drop, _val(by[other], "test_accuracy"))
-        sign = direction(d)
-        checks.append(Check(cond, {1: HOLDS, -1: FAILS, 0: UNCLEAR, None: UNCLEAR}[sign],
-                            f"{cond}: {pp(d)} ({_sig(sign)})"))
+        checks.append(_difference_check(cond, difference(drop, _val(by[other],
+                                                                    "test_accuracy"))))
     return Claim(key, text, quote, article, headers, rows, checks, RULE_REG, ["T5"])
+
+
+def _difference_check(cond: str, d) -> Check:
+    """A check read off the 95% CI of a difference of means: above 0 holds, below does not
+    hold, containing 0 (or too few runs) is a tie."""
+    sign = direction(d)
+    return Check(cond, {1: HOLDS, -1: FAILS, 0: UNCLEAR, None: UNCLEAR}[sign],
+                 f"{cond}: {pp(d)} ({_sig(sign)})")
 
 
 # --- 6. architectures ---------------------------------------------------------------------
@@ -513,9 +519,7 @@ def claim_architectures(run) -> Claim:
         if d is None:
             checks.append(Check(cond, MISSING, f"{cond}: not measured"))
             continue
-        sign = direction(d)
-        checks.append(Check(cond, {1: HOLDS, -1: FAILS, 0: UNCLEAR, None: UNCLEAR}[sign],
-                            f"{cond}: {pp(d)} ({_sig(sign)})"))
+        checks.append(_difference_check(cond, d))
     return Claim(key, text, quote, article, headers, rows, checks, RULE_ARCH, ["T6"])
 
 
