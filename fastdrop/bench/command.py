@@ -2,7 +2,8 @@
 
     fastdrop bench [kernels|train|all] [--quick|--full] [--out DIR] [--resume RUN_DIR]
                    [--jobs N] [--only T1,T4] [--retry-failed] [--sizes ..] [--rates ..]
-                   [--no-torch]
+                   [--no-torch] [--executor local|dask] [--scheduler ADDR]
+                   [--timing-on-workers]
 
 A run folder `reports/runs/<timestamp>/` holds manifest.json (the machine), plan.json
 (every task), tasks/ (one record per finished task), timings/ and kernels.json (pyperf),
