@@ -14,6 +14,10 @@ One benchmark per process tree: `fastdrop bench` starts this script once per tim
 from __future__ import annotations
 
 import json
+import statistics
+import time
+
+import numpy as np
 
 
 class StepTimer:
@@ -65,3 +69,142 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# ---------------------------------------------------------------------------------------
+# T2: the cost of dropout as a ratio, arms interleaved in one warm process
+# ---------------------------------------------------------------------------------------
+
+
+class TrainArm:
+    """Blocks of the trainer's own loop for one config, in this process: `block(k)` runs k
+    steps and returns (wall seconds, CPU seconds of this thread). Built and warmed up once
+    (the trainer's warm-up runs every kernel before the first block)."""
+
+    def __init__(self, config: dict, dataset):
+        from ..train.config import TrainConfig
+        from ..train.trainer import _Run
+
+        self.cfg = TrainConfig.from_dict({**config, "eval_every": 0, "early_stopping": 0,
+                                          "mc_samples": 0, "steps": 1})
+        self.run = _Run(self.cfg, dataset, None)
+
+    def block(self, k: int) -> tuple[float, float]:
+        self.cfg.steps = k
+        c = time.thread_time()
+        self.run.loop()
+        return self.run.wall, time.thread_time() - c
+
+
+class FloorArm:
+    """The dropout kernels' own work for one training step of a model: at each dropout site,
+    the CPU kernel's forward (Philox, select, packed mask) and its backward from the stored
+    mask (mask expansion, select), on arrays of the site's shape. `sites` is a list of
+    (shape, p, variant, seed)."""
+
+    def __init__(self, sites, dtype="float32"):
+        from ..kernels import cpu
+        from ..kernels.plan import make_plan
+
+        self.cpu = cpu
+        rng = np.random.default_rng(0)
+        self.work = []
+        for shape, p, variant, seed in sites:
+            plan = make_plan(shape, dtype, p, seed, 0, variant)
+            x = rng.standard_normal(plan.n).astype(dtype)  # the kernels take flat arrays
+            self.work.append((x, np.empty_like(x), np.empty(plan.nbytes, np.uint8),
+                              np.empty_like(x), plan))
+        self.block(1)  # compile / load the kernels before any timing
+
+    def block(self, k: int) -> tuple[float, float]:
+        fwd, bwd = self.cpu.forward, self.cpu.backward
+        c, t = time.thread_time(), time.perf_counter()
+        for _ in range(k):
+            for x, y, mask, dx, plan in self.work:
+                fwd(x, y, mask, plan)
+                bwd(y, dx, mask, plan)
+        return time.perf_counter() - t, time.thread_time() - c
+
+
+def site_shapes(config: dict, batch: int) -> list[tuple]:
+    """(shape, p, variant, seed) of every element dropout site of a config's model, read
+    from one training-mode forward pass of its unfused form (the Dropout layers' inputs)."""
+    from ..nn import Dropout, build_model
+
+    m = build_model(config["model"], dropout=config["dropout"], variant=config["variant"],
+                    seed=config.get("seed", 0), dtype=config.get("dtype", "float32"),
+                    fused=False)
+    seen = []
+    for site in m.sites:
+        if isinstance(site, Dropout):
+            fwd = site.forward
+
+            def rec(x, training=True, offset=0, _site=site, _fwd=fwd):
+                seen.append((x.shape, _site.p, _site.variant, _site.seed))
+                return _fwd(x, training, offset)
+
+            site.forward = rec
+    m.forward(np.zeros((batch, 40), m.dtype), training=True, offset=0)
+    return seen
+
+
+def interleave(arms: dict, pairs: list, *, block_s: float = 0.05, min_rounds: int = 10,
+               max_rounds: int = 200, max_s: float = 120.0, halfwidth: float = 0.03,
+               floors: dict | None = None) -> dict:
+    """Time `arms` (name -> object with block(k) -> (wall, cpu)) in rounds, every arm once
+    per round, the order reversed every other round (ABBA: a drift in the machine's load
+    falls on both sides of a pair alike). Each arm's block has its own k steps, about
+    block_s seconds long (calibrated once).
+
+    pairs: (name, baseline name); each round gives one ratio per pair (wall and CPU), and
+    rounds continue until every pair's 95% CI half-width on the CPU-time ratio is <=
+    halfwidth (and at least min_rounds ran), or max_rounds / max_s is reached.
+    floors: name -> (baseline, floor arm): the time a pair adds per step over the floor's
+    time per step, per round, as a multiple of the floor.
+    """
+    from .stats import summary
+
+    ks = {}
+    for name, arm in arms.items():
+        arm.block(2)  # warm: first-call effects stay out of the calibration
+        wall, _ = arm.block(5)
+        ks[name] = max(2, int(round(block_s / max(wall / 5, 1e-6))))
+    per_step = {name: {"wall": [], "cpu": []} for name in arms}
+    t0 = time.perf_counter()
+    rounds = 0
+    order = list(arms)
+    while rounds < max_rounds:
+        for name in (order if rounds % 2 == 0 else order[::-1]):
+            wall, cpu = arms[name].block(ks[name])
+            per_step[name]["wall"].append(wall / ks[name])
+            per_step[name]["cpu"].append(cpu / ks[name])
+        rounds += 1
+        if rounds >= min_rounds:
+            done = all(_ratio(per_step, a, b, "cpu")["ci"] <= halfwidth
+                       for a, b in pairs)
+            if done or time.perf_counter() - t0 > max_s:
+                break
+    out = {"rounds": rounds, "block_steps": ks, "seconds": time.perf_counter() - t0,
+           "halfwidth_goal": halfwidth, "arms": {}, "ratios": {}, "over_floor": {}}
+    for name, v in per_step.items():
+        out["arms"][name] = {kind: {"median": statistics.median(xs), "min": min(xs)}
+                             for kind, xs in v.items()}
+    for a, b in pairs:
+        out["ratios"][f"{a} / {b}"] = {"arm": a, "baseline": b, "wall": _ratio(per_step, a, b, "wall"),
+                            "cpu": _ratio(per_step, a, b, "cpu")}
+    for a, (b, floor) in (floors or {}).items():
+        out["over_floor"][a] = {
+            "baseline": b, "floor": floor,
+            **{kind: summary((ta - tb) / tf for ta, tb, tf in zip(
+                per_step[a][kind], per_step[b][kind], per_step[floor][kind], strict=True))
+               for kind in ("wall", "cpu")}}
+    return out
+
+
+def _ratio(per_step, a, b, kind) -> dict:
+    from .stats import summary
+
+    s = summary(x / y for x, y in zip(per_step[a][kind], per_step[b][kind], strict=True))
+    if s["ci"] is None:
+        s["ci"] = float("inf")
+    return s

@@ -80,6 +80,10 @@ class Layer:
     def is_stochastic(self) -> bool:
         return False
 
+    def mask_nbytes(self) -> int:
+        """Bytes of dropout mask this layer keeps for its backward (0: none)."""
+        return 0
+
     def describe(self) -> str:
         return type(self).__name__
 

@@ -52,6 +52,11 @@ class _DropConnect:
             out.extend(self.tail.drop.stochastic())
         return out
 
+    def mask_nbytes(self) -> int:
+        """The DropConnect mask and the fused dropout's packed mask, when kept."""
+        dc = getattr(self, "_dc_mask", None) if getattr(self, "_dc_active", False) else None
+        return (0 if dc is None else dc.nbytes) + (self.tail.mask_nbytes() if self.tail else 0)
+
     def _fuse(self, activation, drop: DropSite | None) -> None:
         self.tail = FusedTail(self, activation, drop) if (activation or drop) else None
 

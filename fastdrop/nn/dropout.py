@@ -70,6 +70,10 @@ class Dropout(Layer):
             out=self.buffer("dx", dy.shape, dy.dtype),
         )
 
+    def mask_nbytes(self):
+        mask = getattr(self, "_mask", None) if getattr(self, "_training", False) else None
+        return 0 if mask is None else mask.nbytes
+
     def describe(self):
         return f"Dropout(p={self.p}, {self.variant})"
 
@@ -114,6 +118,10 @@ class VariationalDropout(Layer):
         dx = self.buffer("dx", dy.shape, dy.dtype)
         np.multiply(dy, self._m, out=dx)
         return dx
+
+    def mask_nbytes(self):
+        """The (B, F) multiplier kept for backward (in x's dtype, not packed)."""
+        return self._m.nbytes if getattr(self, "_training", False) else 0
 
     def describe(self):
         return f"VariationalDropout(p={self.p})"

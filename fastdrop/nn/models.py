@@ -128,6 +128,19 @@ class Model:
     def backward(self, dlogits):
         self.root.backward(dlogits)
 
+    # -- memory ---------------------------------------------------------------------
+    def memory(self) -> dict:
+        """Bytes this model holds after a training step: `mask` = the dropout masks kept
+        for backward (packed masks, DropConnect masks, variational multipliers), `buffers`
+        = every array the layers keep between calls (activations, scratch, masks),
+        `parameters` = parameters and gradients."""
+        mask = buffers = 0
+        for layer in _walk(self.root):
+            buffers += sum(b.nbytes for b in layer._bufs.values())
+            mask += layer.mask_nbytes()
+        return {"mask": mask, "buffers": buffers,
+                "parameters": self.params.nbytes + self.grads.nbytes}
+
     # -- seeds ----------------------------------------------------------------------
     def set_seeds(self, seeds) -> None:
         for site, s in zip(self.sites, seeds, strict=True):
