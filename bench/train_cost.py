@@ -7,7 +7,8 @@ Arms, each a warm training loop in this process, one thread (Numba, BLAS, torch)
 fastdrop fused at p and at 0; fastdrop unfused (separate Linear -> ReLU -> Dropout layers,
 the code before fused layers) at p and at 0; the floor (the CPU dropout kernels' own
 forward and backward on each site's arrays, nothing else); PyTorch eager (the peer models
-of bench/train_peers.py) at p and at 0 where torch is installed. Arms run in rounds, the
+of bench/train_peers.py) at p and at 0 where torch is installed. Every block of every arm
+starts from the arm's initial state (train_timing.TrainArm says why). Arms run in rounds, the
 order reversed every other round, blocks of ~50 ms each, until the 95% CI on every ratio's
 CPU time is within +-halfwidth (fastdrop.bench.train_timing.interleave). Wall time and CPU
 time (time.thread_time, which other processes' load inflates least) are both reported.
@@ -21,6 +22,7 @@ one warm step.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -54,6 +56,18 @@ class TorchArm:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=lr)
         self.loss = torch.nn.CrossEntropyLoss()
         self.batches = Batches(data.x_train, data.y_train, batch, seed)
+        self.step()  # warm-up, and the optimizer's state exists from here on
+        # every block starts from this state, as fastdrop's TrainArm does
+        self._start = (copy.deepcopy(self.model.state_dict()),
+                       copy.deepcopy(self.opt.state_dict()), self.batches.order.copy(),
+                       self.batches.pos, self.batches.rng.bit_generator.state)
+
+    def _restore(self):
+        model, opt, order, pos, rng = self._start
+        self.model.load_state_dict(model)
+        self.opt.load_state_dict(copy.deepcopy(opt))
+        self.batches.order, self.batches.pos = order.copy(), pos
+        self.batches.rng.bit_generator.state = rng
 
     def step(self):
         xb, yb = self.batches.next()
@@ -64,6 +78,7 @@ class TorchArm:
         return loss
 
     def block(self, k):
+        self._restore()
         c, t = time.thread_time(), time.perf_counter()
         for _ in range(k):
             self.step()
@@ -123,7 +138,7 @@ def measure_model(name, args, data, torch) -> dict:
         arms["torch p"] = TorchArm(torch, data, name, p, v, *common)
         arms["torch 0"] = TorchArm(torch, data, name, 0.0, v, *common)
         pairs += [("torch p", "torch 0"), ("fd p", "torch p")]
-    res = interleave(arms, pairs, block_s=args.block_s, halfwidth=args.halfwidth,
+    res = interleave(arms, pairs, floors=floors, block_s=args.block_s, halfwidth=args.halfwidth,
                      max_s=args.max_s, min_rounds=args.min_rounds)
     mem = {"fastdrop stored": fastdrop_memory(config(name, p, v, *common, True), data),
            "fastdrop regenerated": fastdrop_memory(
@@ -131,8 +146,12 @@ def measure_model(name, args, data, torch) -> dict:
            "unfused stored": fastdrop_memory(config(name, p, v, *common, False), data),
            "fastdrop p=0": fastdrop_memory(config(name, 0.0, v, *common, True), data)}
     if torch is not None:
-        mem["torch"] = arms["torch p"].saved_bytes()
-        mem["torch p=0"] = arms["torch 0"].saved_bytes()
+        # PyTorch's CPU dropout keeps its mask as a float tensor (input * mask): the mask's
+        # bytes are what autograd saves at p beyond what it saves at p = 0
+        at_p, at_0 = arms["torch p"].saved_bytes(), arms["torch 0"].saved_bytes()
+        mem["torch"] = {"mask": at_p["saved"] - at_0["saved"], "bool_mask": at_p["mask"],
+                        "saved": at_p["saved"]}
+        mem["torch p=0"] = {"saved": at_0["saved"]}
     return {"model": name, "p": p, "variant": v, "batch": b, **res, "memory": mem}
 
 

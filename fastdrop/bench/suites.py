@@ -70,6 +70,7 @@ class Suite:
     kind: str = "train"  # "train" (one run per seed) or "probe" (one model, no training)
     base: dict = dataclasses.field(default_factory=dict)  # config shared by every point
     timing: bool = False  # also time a training step of each point with pyperf
+    cost: bool = False  # also measure step time at p over p = 0, interleaved (T2)
     targets: dict = dataclasses.field(default_factory=dict)  # model -> target test acc
     compare: tuple = ()  # paired comparisons: (axis, a, b, metric)
 
@@ -80,10 +81,15 @@ SUITES = (
           grid=({"model": ["mlp", "cnn"], "dropout": list(RATES)},),
           rows=("model", "dropout"), metrics=("train_accuracy", "test_accuracy")),
     Suite("T2", "training cost vs rate", "the grid of T1",
-          "time per step (pyperf), steps and time to a target test accuracy",
+          "step time at p over p = 0 (both interleaved in one process, CPU and wall time, "
+          "95% CI) and the time dropout adds over its kernels' own work; time per step "
+          "(pyperf); steps and time to a target test accuracy (runs that never reach it "
+          "counted apart, not as slow)",
           grid=({"model": ["mlp", "cnn"], "dropout": list(RATES)},),
-          rows=("model", "dropout"), timing=True, targets={"mlp": 0.60, "cnn": 0.90},
-          metrics=("step_time", "steps_to_target", "time_to_target", "reached")),
+          rows=("model", "dropout"), timing=True, cost=True,
+          targets={"mlp": 0.60, "cnn": 0.90},
+          metrics=("cost_ratio", "cost_ratio_wall", "over_floor", "step_time",
+                   "steps_to_target", "time_to_target", "reached")),
     Suite("T3", "overfitting", "with / without dropout x training-set size (MLP)",
           "train - test accuracy gap",
           grid=({"train_size": [500, 1000, 4000, 16000], "dropout": [0.0, P]},),

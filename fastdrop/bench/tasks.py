@@ -113,6 +113,27 @@ def timing_task(payload: dict) -> dict:
     return {"pyperf": data, "values": values, "warnings": unstable, "machine": machine}
 
 
+def cost_task(payload: dict) -> dict:
+    """T2: what dropout costs per training step, as the ratio of step times at p and at
+    p = 0, both arms (and the floor: the dropout kernels' own work on the same arrays)
+    interleaved in this one warm process, one thread (fastdrop.bench.train_timing)."""
+    from ..train.data import load_mnist1d
+    from ..train.trainer import set_threads
+    from .manifest import collect
+    from .train_timing import FloorArm, TrainArm, interleave, site_shapes
+
+    cfg = payload["config"]
+    set_threads(1)
+    data = load_mnist1d(cfg["train_size"], 0, seed=cfg["data_seed"], cache=cfg["cache_dir"],
+                        dtype=cfg["dtype"])
+    base = {**cfg, "dropout": 0.0, "variant": "inverted"}
+    arms = {"p": TrainArm(cfg, data), "0": TrainArm(base, data),
+            "floor": FloorArm(site_shapes(cfg, cfg["batch_size"]), cfg["dtype"])}
+    res = interleave(arms, [("p", "0")], floors={"p": ("0", "floor")},
+                     **payload.get("interleave", {}))
+    return {**res, "machine": collect(threads=1)["machine"]}
+
+
 # --- records (made in the scheduling process) --------------------------------------------
 
 TRAIN_METRICS = ("train_accuracy", "test_accuracy", "test_loss", "test_ece", "train_loss",
@@ -157,6 +178,13 @@ def record(task: dict, outcome: dict, elapsed_s: float) -> dict:
             rec["error"] = f"{r['status']}: {r.get('message')}"
     elif task["kind"] == "probe":
         rec["metrics"] = dict(outcome)
+    elif task["kind"] == "cost":
+        ratio = outcome["ratios"]["p / 0"]
+        rec["metrics"] = {"cost_ratio": ratio["cpu"], "cost_ratio_wall": ratio["wall"],
+                          "over_floor": outcome["over_floor"]["p"]["cpu"],
+                          "rounds": outcome["rounds"]}
+        rec["arms"] = outcome["arms"]
+        rec["machine"] = outcome.get("machine")
     else:  # timing
         from .stats import timing
 

@@ -79,7 +79,15 @@ if __name__ == "__main__":
 class TrainArm:
     """Blocks of the trainer's own loop for one config, in this process: `block(k)` runs k
     steps and returns (wall seconds, CPU seconds of this thread). Built and warmed up once
-    (the trainer's warm-up runs every kernel before the first block)."""
+    (the trainer's warm-up runs every kernel before the first block).
+
+    Every block starts from the same state (parameters, optimizer moments, batch order;
+    offsets restart at 0), so two arms compare the same k steps of training. Left to run
+    on, a step's cost drifts with the state: without dropout the MLP's step went from 146
+    to 310 us over its first 2000 steps (CPU time, measured) as its gradients shrink
+    toward float32's subnormal range, where arithmetic is slow, while at p = 0.3 it went
+    to ~285 us; a ratio over long runs then measures the two trajectories, not dropout.
+    """
 
     def __init__(self, config: dict, dataset):
         from ..train.config import TrainConfig
@@ -88,8 +96,29 @@ class TrainArm:
         self.cfg = TrainConfig.from_dict({**config, "eval_every": 0, "early_stopping": 0,
                                           "mc_samples": 0, "steps": 1})
         self.run = _Run(self.cfg, dataset, None)
+        self._start = self._state()
+
+    def _state(self):
+        run = self.run
+        opt = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+               for k, v in vars(run.opt).items() if k not in ("params", "grads")}
+        b = run.batches
+        return (run.model.params.copy(), opt, b.order.copy(), b.pos,
+                b.rng.bit_generator.state)
+
+    def _restore(self):
+        run, (params, opt, order, pos, rng) = self.run, self._start
+        run.model.params[...] = params
+        for k, v in opt.items():
+            if isinstance(v, np.ndarray):
+                getattr(run.opt, k)[...] = v
+            else:
+                setattr(run.opt, k, v)
+        run.batches.order, run.batches.pos = order.copy(), pos
+        run.batches.rng.bit_generator.state = rng
 
     def block(self, k: int) -> tuple[float, float]:
+        self._restore()
         self.cfg.steps = k
         c = time.thread_time()
         self.run.loop()
@@ -190,8 +219,9 @@ def interleave(arms: dict, pairs: list, *, block_s: float = 0.05, min_rounds: in
         out["arms"][name] = {kind: {"median": statistics.median(xs), "min": min(xs)}
                              for kind, xs in v.items()}
     for a, b in pairs:
-        out["ratios"][f"{a} / {b}"] = {"arm": a, "baseline": b, "wall": _ratio(per_step, a, b, "wall"),
-                            "cpu": _ratio(per_step, a, b, "cpu")}
+        out["ratios"][f"{a} / {b}"] = {"arm": a, "baseline": b,
+                                       "wall": _ratio(per_step, a, b, "wall"),
+                                       "cpu": _ratio(per_step, a, b, "cpu")}
     for a, (b, floor) in (floors or {}).items():
         out["over_floor"][a] = {
             "baseline": b, "floor": floor,

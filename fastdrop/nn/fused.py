@@ -21,6 +21,9 @@ parallel region pays for waking threads (kernels/cpu.py: SERIAL_BELOW).
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
 
 from .. import spec
@@ -40,19 +43,19 @@ from .fused_loops import (
     conv_forward,
     dense_backward,
     dense_forward,
+    draw_mask,
     gaussian_factors,
-    keep_bytes,
-    pack,
     unpack,
 )
 
+M32 = spec.MASK32
 ACTIVATIONS = {None: ACT_NONE, "relu": ACT_RELU, "selu": ACT_SELU}
 
 # ---------------------------------------------------------------------------------------
 # the site: a dropout layer's settings, held by the layer it is fused into
 # ---------------------------------------------------------------------------------------
 
-_EMPTY_U8 = np.zeros(1, np.uint8)  # stands in for keep bytes a pass does not read
+_EMPTY_U8 = np.zeros(0, np.uint8)  # stands in for keep bytes / a mask a pass does not read
 
 
 class DropSite:
@@ -86,11 +89,32 @@ class DropSite:
         return f"Dropout(p={self.p}, {self.variant})"
 
 
+class _Pass(NamedTuple):
+    """Everything a fused pass needs for one (shape, dtype, training), prepared once."""
+
+    mode: int  # D_* of fused_loops
+    consts: tuple  # forward (s, beta, dropped value, zero), in x's dtype
+    gconsts: tuple  # backward (s, zero)
+    nbits: int  # mask entries
+    spatial: bool
+    t: int  # keep threshold
+    sigma: float
+    kb8: np.ndarray  # keep bytes (a one-element stand-in when the mode has none)
+    words: np.ndarray  # Philox scratch
+    mask: np.ndarray  # packed mask kept for backward (empty when regenerated)
+    f: np.ndarray  # Gaussian factors (stand-in when not gaussian)
+    act: np.ndarray | None  # conv: the activation a, kept for backward
+    out: np.ndarray | None  # the dropout output (None: the output is the activation)
+    dz: np.ndarray  # the gradient at the GEMM's output
+
+
 class FusedTail:
     """Bias + activation + (optional) dropout after a layer's GEMM, and its backward.
 
-    Keeps per shape: the activation a (for backward), the output y, the keep bytes and the
-    packed mask (or nothing with store_mask=False), the Gaussian factors while training.
+    Per (shape, dtype, training) it prepares once the mode, the constants and the arrays
+    (registered in the layer's buffers: the activation, the output, the keep bytes and
+    packed mask, or nothing with store_mask=False, the Gaussian factors); a call then only
+    computes the Philox key and offset words and runs the kernels.
     """
 
     def __init__(self, layer, activation, drop: DropSite | None):
@@ -99,128 +123,114 @@ class FusedTail:
             raise ValueError(f"activation must be one of {names}; got {activation!r}")
         self.layer, self.activation, self.drop = layer, activation, drop
         self.act = ACTIVATIONS[activation]
-        self._fmode = D_NONE
+        self._passes: dict = {}
+        self._last = None
 
-    def _mode(self, training: bool, dt):
-        """(mode, s, beta, dropped value, zero) for this call."""
+    def _constants(self, training: bool, dt):
+        """(mode, forward constants, backward constants) for this call."""
         d = self.drop
         zero = dt.type(0)
+        none = (D_NONE, (zero, zero, zero, zero), (zero, zero))
         if d is None or d.p == 0:
-            return D_NONE, zero, zero, zero, zero
+            return none
         c = d.constants(dt)
         if not training:
             if d.variant == "standard":
-                return D_MULT, c.infer_scale, zero, zero, zero
-            return D_NONE, zero, zero, zero, zero
+                return D_MULT, (c.infer_scale, zero, zero, zero), (c.infer_scale, zero)
+            return none
         if d.variant == "standard":
-            return D_COPY, c.scale, zero, zero, c.zero
+            return D_COPY, (c.scale, zero, zero, c.zero), (c.scale, c.zero)
         if d.variant == "alpha":
-            return D_AFFINE, c.alpha_a, c.alpha_b, c.alpha_drop, c.zero
+            return D_AFFINE, (c.alpha_a, c.alpha_b, c.alpha_drop, c.zero), (c.alpha_a, c.zero)
         if d.variant == "gaussian":
-            return D_GAUSS, zero, zero, zero, c.zero
-        return D_SCALE, c.scale, zero, zero, c.zero
+            return D_GAUSS, (zero, zero, zero, c.zero), (zero, zero)
+        return D_SCALE, (c.scale, zero, zero, c.zero), (c.scale, c.zero)
 
-    def _keys(self, offset):
-        seed = self.drop.seed
-        return seed & spec.MASK32, seed >> 32, offset & spec.MASK32, offset >> 32
-
-    def _draw(self, n, nbits, dt, mode, offset):
-        """(keep bytes, Gaussian factors) for this call; the mask is packed when stored."""
-        lay = self.layer
-        kb8, f = _EMPTY_U8, _EMPTY_F[dt.char]
+    def _prepare(self, shape, dt, training, conv: bool) -> _Pass:
+        key = (shape, dt, training)
+        ps = self._passes.get(key)
+        if ps is not None:
+            return ps
+        mode, consts, gconsts = self._constants(training, dt)
+        n = math.prod(shape)
+        spatial = conv and self.drop is not None and self.drop.variant == "spatial"
+        nbits = shape[0] * shape[1] if spatial else n
+        calls = (nbits + 7) // 8
+        lay, tag = self.layer, f"{shape}{dt.char}{int(training)}"
+        kb8, words, mask, f = _EMPTY_U8, _EMPTY_U64, _EMPTY_U8, _EMPTY_F[dt.char]
         if mode in (D_SCALE, D_COPY, D_AFFINE):
-            calls = (nbits + 7) // 8
-            kb8 = lay.buffer("keep", (8 * calls,), np.uint8)
-            keep_bytes(kb8, nbits, self.drop.constants(dt).t, *self._keys(offset),
-                       lay.buffer("words", (2 * calls,), np.uint64))
+            kb8 = lay.buffer("keep" + tag, (8 * calls,), np.uint8)
+            words = lay.buffer("words" + tag, (2 * calls,), np.uint64)
             if self.drop.store_mask:
-                pack(kb8, lay.buffer("mask", (calls,), np.uint8))
+                mask = lay.buffer("mask" + tag, (calls,), np.uint8)
         elif mode == D_GAUSS:
-            f = lay.buffer("factor", (n,), dt)
-            gaussian_factors(f, self.drop.constants(dt).sigma, *self._keys(offset))
-        return kb8, f
+            f = lay.buffer("factor" + tag, (n,), dt)
+        d = self.drop
+        ps = _Pass(mode, consts, gconsts, nbits, spatial,
+                   d.constants(dt).t if d is not None and d.p > 0 else 0,
+                   d.constants(dt).sigma if d is not None and d.p > 0 else 0.0,
+                   kb8, words, mask, f,
+                   lay.buffer("act" + tag, shape, dt) if conv else None,
+                   None if mode == D_NONE else lay.buffer("out" + tag, shape, dt),
+                   lay.buffer("dz" + tag, shape, dt))
+        self._passes[key] = ps
+        return ps
 
-    def _redraw(self, n, nbits, dt):
-        """The forward's keep bytes / factors again: from the stored mask, or regenerated."""
-        mode, offset, lay = self._fmode, self._offset, self.layer
-        if mode in (D_SCALE, D_COPY, D_AFFINE):
-            kb8 = lay.buffer("keep", (8 * ((nbits + 7) // 8),), np.uint8)
-            if self.drop.store_mask:
-                unpack(lay.buffer("mask", ((nbits + 7) // 8,), np.uint8), kb8)
-                return kb8, _EMPTY_F[dt.char]
-            return self._draw(n, nbits, dt, mode, offset)
-        if mode == D_GAUSS:
-            return self._draw(n, nbits, dt, mode, offset)
-        return _EMPTY_U8, _EMPTY_F[dt.char]
+    def _draw(self, ps: _Pass, offset: int) -> None:
+        """This step's keep bytes (and packed mask) or Gaussian factors."""
+        seed = self.drop.seed if ps.mode != D_NONE else 0
+        k0, k1, o0, o1 = seed & M32, seed >> 32, offset & M32, offset >> 32
+        if ps.mode == D_GAUSS:
+            gaussian_factors(ps.f, ps.sigma, k0, k1, o0, o1)
+        elif ps.mode != D_NONE and ps.mode != D_MULT:
+            draw_mask(ps.kb8, ps.nbits, ps.t, k0, k1, o0, o1, ps.words, ps.mask)
+
+    def _redraw(self) -> _Pass:
+        """The last forward's pass, its keep bytes / factors restored for backward: from
+        the stored mask, or regenerated from (seed, offset)."""
+        ps, offset = self._last
+        if ps.mode in (D_SCALE, D_COPY, D_AFFINE) and ps.mask.size:
+            unpack(ps.mask, ps.kb8)
+        else:
+            self._draw(ps, offset)
+        return ps
 
     # -- dense -----------------------------------------------------------------------
     def dense_forward(self, z, b, training, offset):
-        dt = z.dtype
-        mode, s, beta, dval, zero = self._mode(training, dt)
-        self._fmode, self._offset = mode, offset
-        kb8, f = self._draw(z.size, z.size, dt, mode, offset)
-        y = z if mode == D_NONE else self.layer.buffer("out", z.shape, dt)
-        dense_forward(z, b, self.act, mode, kb8, f, s, beta,
-                      dval, zero, y)
-        self._a = z
+        ps = self._prepare(z.shape, z.dtype, training, conv=False)
+        self._draw(ps, offset)
+        y = z if ps.out is None else ps.out
+        dense_forward(z, b, self.act, ps.mode, ps.kb8, ps.f, *ps.consts, y)
+        self._last, self._a = (ps, offset), z
         return y
 
     def dense_backward(self, dy):
-        dt = dy.dtype
-        mode = self._fmode
-        kb8, f = self._redraw(dy.size, dy.size, dt)
-        s, zero = self._grad_scale(mode, dt)
-        dz = self.layer.buffer("dz", dy.shape, dt)
-        dense_backward(dy, self._a, self.act, mode, kb8, f,
-                       s, zero, dz)
-        return dz
+        ps = self._redraw()
+        dense_backward(dy, self._a, self.act, ps.mode, ps.kb8, ps.f, *ps.gconsts, ps.dz)
+        return ps.dz
 
     # -- conv ------------------------------------------------------------------------
     def conv_forward(self, y2, b, shape, training, offset):
-        dt = y2.dtype
-        mode, s, beta, dval, zero = self._mode(training, dt)
-        self._fmode, self._offset = mode, offset
-        n = shape[0] * shape[1] * shape[2]
-        spatial = self.drop is not None and self.drop.variant == "spatial"
-        nbits = shape[0] * shape[1] if spatial else n
-        self._spatial, self._nbits = spatial, nbits
-        kb8, f = self._draw(n, nbits, dt, mode, offset)
-        a = self.layer.buffer("act", shape, dt)
-        y = a if mode == D_NONE else self.layer.buffer("out", shape, dt)
-        conv_forward(y2, b, self.act, mode, spatial, kb8, f, s, beta,
-                     dval, zero, a, y)
-        self._a = a
+        ps = self._prepare(shape, y2.dtype, training, conv=True)
+        self._draw(ps, offset)
+        y = ps.act if ps.out is None else ps.out
+        conv_forward(y2, b, self.act, ps.mode, ps.spatial, ps.kb8, ps.f, *ps.consts, ps.act,
+                     y)
+        self._last = (ps, offset)
+        self._a = ps.act
         return y
 
     def conv_backward(self, dy, dy2, db):
-        dt = dy.dtype
-        mode = self._fmode
-        kb8, f = self._redraw(dy.size, self._nbits, dt)
-        s, zero = self._grad_scale(mode, dt)
-        dz = self.layer.buffer("dz", dy.shape, dt)
-        conv_backward(dy, self._a, self.act, mode, self._spatial, kb8,
-                      f, s, zero, dz, dy2, db)
-
-    def _grad_scale(self, mode, dt):
-        zero = dt.type(0)
-        if mode == D_NONE or mode == D_GAUSS:
-            return zero, zero
-        c = self.drop.constants(dt)
-        if mode == D_MULT:
-            return c.infer_scale, zero
-        if mode == D_AFFINE:
-            return c.alpha_a, c.zero
-        return c.scale, c.zero
+        ps = self._redraw()
+        conv_backward(dy, self._a, self.act, ps.mode, ps.spatial, ps.kb8, ps.f, *ps.gconsts,
+                      ps.dz, dy2, db)
 
     def mask_nbytes(self) -> int:
         """Bytes kept for backward by the last training forward: the packed mask."""
-        if self.drop is None or not self.drop.store_mask or self._fmode not in (
-                D_SCALE, D_COPY, D_AFFINE):
-            return 0
-        m = self.layer._bufs.get("mask")
-        return 0 if m is None else m.nbytes
+        return 0 if self._last is None else self._last[0].mask.nbytes
 
 
+_EMPTY_U64 = np.zeros(1, np.uint64)
 # stands in for the Gaussian factors when a pass has none
 _EMPTY_F = {np.dtype(t).char: np.zeros(1, t) for t in (np.float32, np.float64)}
 

@@ -71,6 +71,14 @@ def unpack(mask, kb8):
 
 
 @njit(cache=True, error_model="numpy")
+def draw_mask(kb8, nbits, t, key0, key1, off0, off1, w64, mask):
+    """keep_bytes, then pack into `mask` unless it is empty (a regenerated mask): one call."""
+    keep_bytes(kb8, nbits, t, key0, key1, off0, off1, w64)
+    if mask.size:
+        pack(kb8, mask)
+
+
+@njit(cache=True, error_model="numpy")
 def gaussian_factors(f, sigma, key0, key1, off0, off1):
     """f[i] = 1 + sigma*z_i rounded to f's dtype: SPEC.md's Box-Muller on Philox call i // 4."""
     k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
@@ -157,7 +165,7 @@ def _drop_grad(d, kb8, m, f, i, mode, s, zero):
 def _row(v, n, width):
     """Row n of a flat per-element array as a slice (a stand-in of one element stays
     whole: its pass never reads it)."""
-    if v.size == 1:
+    if v.size <= 1:
         return v
     return v[n * width:(n + 1) * width]
 
