@@ -50,7 +50,9 @@ def probe_task(payload: dict) -> dict:
     from ..train.config import TrainConfig
     from ..train.trainer import build, set_threads
 
-    cfg = TrainConfig.from_dict(payload["config"])
+    # unfused: every site is a Dropout layer whose input the recorder sees (a fused site
+    # lives inside its weight layer); the masks, and so the counts, are the same
+    cfg = TrainConfig.from_dict({**payload["config"], "fused": False})
     if cfg.variant not in ("inverted", "standard"):
         raise ValueError(f"the probe counts element masks: variant {cfg.variant!r} is not one")
     if cfg.threads:

@@ -156,7 +156,9 @@ class FusedTail:
         spatial = conv and self.drop is not None and self.drop.variant == "spatial"
         nbits = shape[0] * shape[1] if spatial else n
         calls = (nbits + 7) // 8
-        lay, tag = self.layer, f"{shape}{dt.char}{int(training)}"
+        # named by shape: a training and an evaluation pass of one shape share arrays, as
+        # the unfused layers do (an evaluation never falls between forward and backward)
+        lay, tag = self.layer, f"{shape}{dt.char}"
         kb8, words, mask, f = _EMPTY_U8, _EMPTY_U64, _EMPTY_U8, _EMPTY_F[dt.char]
         if mode in (D_SCALE, D_COPY, D_AFFINE):
             kb8 = lay.buffer("keep" + tag, (8 * calls,), np.uint8)
