@@ -103,3 +103,17 @@ def test_drop_site_rejects_bad_input_naming_it():
         L.Linear(2, 2, rng=np.random.default_rng(0), activation="tanh")
     with pytest.raises(ValueError, match="dropconnect: p must be"):
         L.Linear(2, 2, rng=np.random.default_rng(0), dropconnect=-1)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_model_memory_counts_the_kept_masks(fused):
+    """MLP, batch 20, p = 0.3: two sites of 20 x 100 -> 2 x 250 packed bytes; none when the
+    mask is regenerated or at inference."""
+    x = np.zeros((20, 40), np.float32)
+    for store, expect in ((True, 500), (False, 0)):
+        m = build_model("mlp", dropout=0.3, fused=fused, store_mask=store)
+        m.forward(x, True, 0)
+        assert m.memory()["mask"] == expect
+    m.forward(x, False, 0)
+    assert m.memory()["mask"] == 0
+    assert m.memory()["parameters"] == 2 * 4 * m.num_parameters
