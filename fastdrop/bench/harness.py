@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numba
 
+from ..exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ..results import pyperf_files
 from ..results.consolidate import consolidate, write_results
-from ..results.folder import RunFolder, RunFolderError
+from ..results.folder import RunFolder, RunFolderError, WriteError
 from ..results.records import record
 from ..train.config import TrainConfig
 from ..train.data import load_mnist1d
@@ -39,7 +40,6 @@ from .tasks import inherit_args
 # rough relative cost of one training step, for longest-first scheduling only
 STEP_COST = {"linear": 0.2, "mlp": 1.0, "selu_mlp": 1.5, "cnn": 4.0, "gru": 12.0,
              "lstm": 18.0}
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _cost(task: dict) -> float:
@@ -123,6 +123,7 @@ class Run:
         self.timing_executor = timing_executor
         self.records: dict[str, dict] = {}
         self.kernels_ok, self.kernel_warnings = True, []  # K1's pyperf run, if it ran
+        self.write_error: WriteError | None = None  # the file that could not be written
 
     # -- what is left to do ------------------------------------------------------------
     def load_finished(self) -> list[str]:
@@ -194,20 +195,44 @@ class Run:
                 load_mnist1d(c.train_size, c.effective_val_size, seed=c.data_seed,
                              cache=c.cache_dir)
 
+    def _adopt_written(self) -> None:
+        """Take in the records on disk that self.records lacks: an interrupt can land
+        between writing a record and noting it here, and the disk is what a resume reads."""
+        missing = [t["id"] for t in self.plan["tasks"] if t["id"] not in self.records]
+        found, _ = self.folder.scan(missing)
+        self.records.update(found)
+
     def execute(self, progress, kernel_args) -> int:
-        """Run everything not finished; returns the exit code."""
+        """Run everything not finished; returns the exit code. A file that cannot be
+        written (disk full, read-only folder) stops the run: one line names it and the
+        cause, the records already written stay, and --resume finishes the run."""
         old = signal.signal(signal.SIGTERM, _sigterm)
         interrupted = False
         try:
             self._execute(progress, kernel_args)
         except KeyboardInterrupt:
             interrupted = True
+        except WriteError as exc:
+            self.write_error = exc
         finally:
             signal.signal(signal.SIGTERM, old)
             progress.stop()
-        kernels = self.kernel_status()
-        results = consolidate(self.plan, self.records, kernels)
-        write_results(self.folder, results)
+        if interrupted or self.write_error:
+            self._adopt_written()
+        if self.write_error is None:
+            kernels = self.kernel_status()
+            results = consolidate(self.plan, self.records, kernels)
+            try:
+                write_results(self.folder, results)
+            except WriteError as exc:
+                self.write_error = exc
+        if self.write_error is not None:
+            self.console.print(
+                f"fastdrop bench: {self.write_error}; {len(self.records)} of "
+                f"{len(self.plan['tasks'])} tasks are recorded in {self.folder.path}; once it "
+                f"can be written, finish with: fastdrop bench --resume {self.folder.path}",
+                style="red", markup=False, highlight=False, soft_wrap=True)
+            return EXIT_FAILED
         if interrupted:
             self.console.print(
                 f"[yellow]interrupted: {results['counts']['ok'] + results['counts']['failed']}"

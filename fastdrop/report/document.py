@@ -9,6 +9,7 @@ import dataclasses
 
 from . import claims as C
 from .format import CI_NOTE, header_lines, kernel_view, views
+from .gpu_table import comparison
 
 VERDICT_CLASS = {C.HOLDS: "holds", C.FAILS: "fails", C.DEPENDS: "depends",
                  C.UNCLEAR: "unclear", C.MISSING: "missing"}
@@ -55,8 +56,6 @@ def _anchor(text: str) -> str:
 
 def build(run, gpu, claim_list, plots) -> list:
     """Every block of the report, in order."""
-    from .gpu_table import comparison
-
     out = [H(1, f"fastdrop report: {run.path.name}", "top")]
     out.append(L(header_lines(run.results, run.manifest)))
     if run.problems:

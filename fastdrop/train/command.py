@@ -12,10 +12,14 @@ import json
 import sys
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..exitcodes import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE
 from ..nn.models import DROPOUT_AT, MODELS, VARIANTS
 from .config import BACKENDS, DATASETS, DTYPES, OPTIMIZERS, TrainConfig
-
-EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
+from .trainer import train
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -148,8 +152,6 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
 
 
 def summary_table(result: dict):
-    from rich.table import Table
-
     table = Table(title="fastdrop train", show_header=False)
     table.add_column(style="bold")
     table.add_column()
@@ -167,10 +169,6 @@ def write_json(result: dict, path) -> None:
 
 
 def run(args, console=None) -> int:
-    from rich.console import Console
-
-    from .trainer import train
-
     out = console or Console()
     err = Console(stderr=True) if console is None else console
     try:
@@ -182,8 +180,6 @@ def run(args, console=None) -> int:
     if args.quiet or not err.is_terminal:
         result = train(cfg)
     else:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
         columns = (TextColumn("[bold]{task.description}"), BarColumn(),
                    TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(),
                    TextColumn("{task.fields[info]}"))

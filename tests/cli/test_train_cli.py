@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from fastdrop.train.command import EXIT_DIVERGED, main
+from fastdrop.exitcodes import EXIT_DIVERGED
+from fastdrop.train.command import main
 
 
 @pytest.fixture(scope="module")
