@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,38 @@ def kernel_names_done(folder: RunFolder) -> set[str]:
     return pyperf_files.benchmark_names(folder.file("kernels.json"))
 
 
+class KernelWatch(threading.Thread):
+    """Calls advance(name) as each benchmark lands in kernels.json: progress from the run's
+    own record (pyperf appends each benchmark as it finishes), not from pyperf's printed
+    text. pyperf rewrites the file in place, so a read that catches it half written is
+    skipped and the next poll sees it whole."""
+
+    def __init__(self, path: Path, done: set[str], advance: Callable[[str], None],
+                 every_s: float = 0.5):
+        super().__init__(daemon=True)
+        self.path, self.seen, self.advance, self.every_s = path, set(done), advance, every_s
+        self._done = threading.Event()
+
+    def poll(self) -> None:
+        try:
+            names = pyperf_files.benchmark_names(self.path)
+        except RunFolderError:
+            return
+        for name in sorted(names - self.seen):
+            self.seen.add(name)
+            self.advance(name)
+
+    def run(self) -> None:
+        while not self._done.wait(self.every_s):
+            self.poll()
+
+    def stop(self) -> None:
+        """Stop polling, then count what the file holds now."""
+        self._done.set()
+        self.join()
+        self.poll()
+
+
 def run_kernels(folder: RunFolder, spec: dict, profile_args, console,
                 advance: Callable[[str], None]) -> tuple[bool, list[str]]:
     """Check, then time the kernel cases not yet in kernels.json. Returns (ok, warnings)."""
@@ -86,18 +119,19 @@ def run_kernels(folder: RunFolder, spec: dict, profile_args, console,
         lines = []
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, bufsize=1)
+        watch = KernelWatch(result, done, advance)
+        watch.start()
         try:
-            for line in proc.stdout:
-                line = line.rstrip()
-                if ": Mean +- std dev:" in line:
-                    advance(line.split(":")[0])
-                elif line.strip():
-                    lines.append(line)
+            for line in proc.stdout:  # kept for pyperf's warnings and a failure's tail
+                if line.strip():
+                    lines.append(line.rstrip())
             proc.wait()
         except BaseException:
             proc.terminate()
             proc.wait()
             raise
+        finally:
+            watch.stop()
     if proc.returncode != 0:
         console.print("\n".join(lines[-30:]))
         console.print(f"[red]K1: pyperf exited with {proc.returncode}; finished benchmarks "

@@ -1,6 +1,7 @@
 """Faults at the edges of a run: a file that cannot be written (disk full, a read-only or
 missing folder) stops the run with one line naming the file and the cause, exit 1; the
-records already written stay whole, no temporary file is left, and --resume finishes."""
+records already written stay whole, no temporary file is left, and --resume finishes.
+And K1's progress, read from kernels.json as it grows (a half-written file skipped)."""
 
 import errno
 import io
@@ -9,12 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyperf
 import tiny_cli
 from rich.console import Console
 
 from fastdrop.bench import grid
 from fastdrop.bench.command import BenchProgress
-from fastdrop.bench.harness import Run
+from fastdrop.bench.harness import KernelWatch, Run
 from fastdrop.exitcodes import EXIT_FAILED, EXIT_OK
 from fastdrop.results.folder import RunFolder, read_json
 
@@ -77,3 +79,24 @@ def test_run_folder_that_cannot_be_made_is_one_line_and_exit_1(tmp_path, cache):
                          text=True, timeout=120)
     assert res.returncode == 1, res.stdout + res.stderr
     assert res.stderr.strip() == f"fastdrop bench: cannot write {out}: Not a directory"
+
+
+def test_kernel_progress_follows_kernels_json_not_pyperf_text(tmp_path):
+    fixture = HERE.parent / "report" / "fixtures" / "k1" / "kernels.json"
+    benches = pyperf.BenchmarkSuite.load(str(fixture)).get_benchmarks()
+    path, seen = tmp_path / "kernels.json", []
+    watch = KernelWatch(path, {benches[0].get_name()}, seen.append)  # one done before
+    watch.poll()  # no file yet
+    pyperf.BenchmarkSuite(benches[:3]).dump(str(path))
+    watch.poll()
+    assert seen == sorted(b.get_name() for b in benches[1:3])
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])  # caught while pyperf rewrites it: skipped
+    watch.poll()
+    assert len(seen) == 2
+    pyperf.BenchmarkSuite(benches).dump(str(path), replace=True)
+    watch.every_s = 0.01
+    watch.start()  # polling in its thread, as during a run
+    watch.stop()  # and once more when the pyperf script ends
+    watch.poll()  # each benchmark counted once
+    assert sorted(seen) == sorted(b.get_name() for b in benches[1:])
