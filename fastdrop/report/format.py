@@ -249,7 +249,7 @@ def kernel_view(manifest: dict, rows) -> TableView:
 # --- the header ---------------------------------------------------------------------------
 
 
-def header_lines(results: dict, manifest: dict) -> list[str]:
+def run_header_lines(results: dict, manifest: dict) -> list[str]:
     """The machine, versions and run: what a reader needs to weigh the numbers."""
     m = manifest.get("machine") or {}
     v = manifest.get("versions") or {}

@@ -20,7 +20,7 @@ from .claims import (
     split,
     verdict_lines,
 )
-from .format import BEST_MARK, CI_NOTE, TableView, header_lines, kernel_view, views
+from .format import BEST_MARK, CI_NOTE, TableView, kernel_view, run_header_lines, views
 from .gpu_table import comparison
 
 VERDICT_STYLE = {HOLDS: "bold green", FAILS: "bold red", DEPENDS: "bold yellow",
@@ -83,7 +83,7 @@ def render_claims(console, claims) -> None:
 def render_run(run, console, gpu=None, *, claims: bool = True) -> None:
     """Print the whole report of a loaded run."""
     console.print(f"[bold]fastdrop report[/] {_esc(str(run.path))}")
-    for line in header_lines(run.results, run.manifest):
+    for line in run_header_lines(run.results, run.manifest):
         console.print(_esc(line))
     for p in run.problems:
         console.print(f"[yellow]missing or wrong:[/] {_esc(p)}")
