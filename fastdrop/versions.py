@@ -1,5 +1,5 @@
-"""Installed package versions: the one place fastdrop asks for them (the run manifest,
-the trainer's result, bench/gpu.py's file)."""
+"""Installed package versions: the one place fastdrop asks for them (the run manifest and
+the trainer's result)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ PACKAGES = ("fastdrop", "numpy", "numba", "llvmlite", "numba-cuda", "pyperf", "r
 
 
 def versions(packages=PACKAGES) -> dict[str, str | None]:
-    """The installed version of each package (None where it is not installed): the one
-    place fastdrop asks for versions (the run manifest, bench/gpu.py, the trainer)."""
+    """The installed version of each package (None where it is not installed)."""
     out = {}
     for name in packages:
         try:
