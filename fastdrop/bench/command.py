@@ -86,7 +86,9 @@ def add_arguments(p) -> None:
 
 
 def _usage(msg: str):
-    raise SystemExit(f"fastdrop bench: {msg}")
+    """Refuse a bad option: the message on stderr, exit code 2 (nothing written yet)."""
+    print(f"fastdrop bench: {msg}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
 
 
 def _parse_kernels(args):
