@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 INT_OPS = {"IMAD", "IADD3", "LOP3", "SHF", "ISETP", "LEA", "SEL", "PRMT", "IMNMX", "IABS",
            "POPC", "FLO", "BREV", "SGXT", "BMSK", "IADD", "ISCADD", "IMUL", "IDP", "VIADD",
-           "VIMNMX", "ISETP"}
+           "VIMNMX"}
 
 
 def _tool(name: str) -> str:
