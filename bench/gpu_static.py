@@ -57,26 +57,32 @@ def _compile_env(cc):
 
 def targets(ck):
     """(label, dtype, kernel dispatcher, signature) for every kernel of
-    fastdrop.kernels.cuda, in float32 and float16."""
+    fastdrop.kernels.cuda, in float32 and float16: the aligned uint32-index kernels that
+    arrays under 2^31 elements use, plus the forward's scalar (misaligned) and uint64
+    variants."""
     from numba import types as T
 
-    u8, i64, u32, f32, f64 = T.uint8[::1], T.int64, T.uint32, T.float32, T.float64
+    u8, u32, f32, f64 = T.uint8[::1], T.uint32, T.float32, T.float64
     words = (u32,) * 5
     out = []
     for dtype in ("float32", "float16"):
         A = getattr(T, dtype)[::1]
-        k = ck._kernels(dtype)
-        out += [
-            ("scaled_tiles", dtype, k.scaled_tiles,
-             (A, A, u8, i64, i64, i64, *words, f32)),
-            ("affine_tiles", dtype, k.affine_tiles,
-             (A, A, u8, i64, i64, *words, f32, f32, f32)),
-            ("gaussian_tiles", dtype, k.gaussian_tiles,
-             (A, A, i64, i64, u32, u32, u32, u32, f64)),
-            ("spatial_apply", dtype, k.spatial_apply, (A, A, u8, i64, i64, f32)),
-            ("scale_copy", dtype, k.scale_copy, (A, A, i64, f32)),
-        ]
-    out.append(("channel_mask", "-", ck._channel_mask, (u8, i64, i64, *words)))
+        for label, wide, aligned in (("", False, True), (" (scalar)", False, False),
+                                     (" (uint64)", True, True)):
+            k = ck._kernels(dtype, wide, aligned)
+            i = T.uint64 if wide else T.uint32
+            out.append((f"forward{label}", dtype, k.forward, (A, A, u8, i, u32, *words, f32)))
+            if label:
+                continue
+            out += [
+                ("backward.stored", dtype, k.stored, (A, A, u8, i, u32, *words, f32)),
+                ("backward.regen", dtype, k.regen, (A, A, u8, i, u32, *words, f32)),
+                ("alpha", dtype, k.affine, (A, A, u8, i, u32, *words, f32, f32, f32)),
+                ("gaussian", dtype, k.gaussian, (A, A, i, u32, u32, u32, u32, u32, f64)),
+                ("spatial", dtype, k.spatial, (A, A, u8, i, u32, i, f32)),
+                ("scale_copy", dtype, k.scale_copy, (A, A, i, u32, f32)),
+            ]
+    out.append(("channel_mask", "-", ck._mask_kernel(False), (u8, u32, u32, *words)))
     return out
 
 
@@ -192,12 +198,13 @@ def fmt(v, spec=".1f"):
 
 
 def table(rows) -> list[str]:
-    lines = ["| kernel | dtype | regs | spill B | launch bounds | loop instrs | elems/trip | SASS/elem | "
-             "int/elem | loop ld | loop st | bar |",
+    lines = ["| kernel | dtype | regs | spill B | launch bounds | loop instrs | elems/trip | "
+             "SASS/elem | int/elem | loop ld | loop st | bar |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['kernel']} | {r['dtype']} | {r['regs']} | {r['spill']} | "
-                     f"{r['bounds'] or '-'} | {fmt(r['loop'], 'd')} | {fmt(r['elems'], 'd')} | {fmt(r['per_elem'])} | "
+                     f"{r['bounds'] or '-'} | {fmt(r['loop'], 'd')} | {fmt(r['elems'], 'd')} | "
+                     f"{fmt(r['per_elem'])} | "
                      f"{fmt(r['int_per_elem'])} | {r['ld']} | {r['st']} | {r['bar']} |")
     return lines
 

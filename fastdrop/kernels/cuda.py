@@ -48,12 +48,13 @@ from .cuda_device import (
     box_muller,
     byte_bits,
     device,
+    hmul,
     keep_byte,
     mover,
     mul_rn,
     philox_at,
 )
-from .cuda_launch import BLOCK, address, current_device_id, jit, launch
+from .cuda_launch import BLOCK, GAUSS_MIN_BLOCKS, address, current_device_id, jit, launch
 from .plan import Plan
 
 __all__ = ["SIMULATOR", "address", "backward", "channel_mask", "forward", "inference"]
@@ -64,6 +65,12 @@ NARROW_LIMIT = 2**31  # arrays below this many elements use uint32 indices
 MODE_FORWARD = "forward"  # Philox, and store the mask bytes
 MODE_REGEN = "regen"  # Philox, store nothing (backward regenerated from seed / offset)
 MODE_STORED = "stored"  # load the stored mask bytes (backward from a mask): no Philox
+
+
+@device
+def _fmul(a, b):
+    """float32 product."""
+    return a * b
 
 
 # --- kernels, specialised per dtype, index width and alignment ------------------------------
@@ -77,6 +84,7 @@ def _kernels(dtype_name: str, wide: bool, aligned: bool) -> SimpleNamespace:
     cast = dtype.type
     idx = np.uint64 if wide else np.uint32
     load, store = mover(dtype, aligned)
+    dmul = hmul if dtype == np.float16 else _fmul
 
     @device
     def first_unit():
@@ -88,10 +96,13 @@ def _kernels(dtype_name: str, wide: bool, aligned: bool) -> SimpleNamespace:
 
     @device
     def apply_scale(out, raw, bits, scale, valid):
-        """out[j] = keep_j ? x_j * scale : +0, for the elements in `valid`'s bits."""
+        """out[j] = keep_j ? x_j * scale : +0, for the elements in `valid`'s bits. scale
+        is in the data's dtype, and so is the product: a float16 multiply rounds the exact
+        product once, the bits a float32 product rounded to float16 would give, without
+        converting either operand."""
         for j in range(UNIT):
             if (valid >> np.uint32(j)) & np.uint32(1):
-                kept = cast(np.float32(raw[j]) * scale)
+                kept = dmul(raw[j], scale)
                 out[j] = kept if (bits >> np.uint32(j)) & np.uint32(1) else cast(0.0)
 
     def masked(mode):
@@ -185,7 +196,6 @@ def _kernels(dtype_name: str, wide: bool, aligned: bool) -> SimpleNamespace:
             fac[4 * h + 2] = np.float32(cast(1.0 + sigma * z2))
             fac[4 * h + 3] = np.float32(cast(1.0 + sigma * z3))
 
-    @jit
     def gaussian(src, dst, full, tail_bits, k0, k1, o0, o1, sigma):
         """dst = src * (1 + sigma*z): forward and backward alike, 8 elements a trip."""
         raw = cuda.local.array(UNIT, cast)
@@ -207,6 +217,8 @@ def _kernels(dtype_name: str, wide: bool, aligned: bool) -> SimpleNamespace:
             for j in range(UNIT):
                 if (tail_bits >> np.uint32(j)) & np.uint32(1):
                     dst[e + np.uint32(j)] = cast(np.float32(src[e + np.uint32(j)]) * fac[j])
+
+    gaussian = jit(gaussian, GAUSS_MIN_BLOCKS)
 
     @device
     def channel_keep(mask, ch):
@@ -277,7 +289,7 @@ def _kernels(dtype_name: str, wide: bool, aligned: bool) -> SimpleNamespace:
             e = idx(c * idx(UNIT))
             for j in range(UNIT):
                 if (tail_bits >> np.uint32(j)) & np.uint32(1):
-                    dst[e + np.uint32(j)] = cast(np.float32(src[e + np.uint32(j)]) * scale)
+                    dst[e + np.uint32(j)] = dmul(src[e + np.uint32(j)], scale)
 
     return SimpleNamespace(
         forward=masked(MODE_FORWARD), regen=masked(MODE_REGEN), stored=masked(MODE_STORED),
@@ -342,7 +354,7 @@ def _masked(src, dst, mask, mode: str, plan: Plan, scale, stream) -> None:
     full, tail = _units(plan.n)
     kernel = getattr(_set(src, dst), mode)
     launch(kernel, -(-plan.n // UNIT), stream, src, dst, mask, _index(plan.n, full), tail,
-            *_words(plan), np.float32(scale))
+            *_words(plan), src.dtype.type(scale))
 
 
 def _spatial(src, dst, mask, plan: Plan, scale, stream) -> None:
@@ -351,7 +363,7 @@ def _spatial(src, dst, mask, plan: Plan, scale, stream) -> None:
         channel_mask(mask, plan, stream)
     full, tail = _units(plan.n)
     launch(_set(src, dst).spatial, -(-plan.n // UNIT), stream, src, dst, mask,
-            _index(plan.n, full), tail, _index(plan.n, plan.channel_len), np.float32(scale))
+            _index(plan.n, full), tail, _index(plan.n, plan.channel_len), src.dtype.type(scale))
 
 
 def _gaussian(src, dst, plan: Plan, stream) -> None:
@@ -400,6 +412,6 @@ def inference(x, y, plan: Plan, stream=0) -> None:
     if plan.variant == "standard":
         full, tail = _units(plan.n)
         launch(_set(x, y).scale_copy, -(-plan.n // UNIT), stream, x, y,
-                _index(plan.n, full), tail, np.float32(plan.infer_scale))
+                _index(plan.n, full), tail, x.dtype.type(plan.infer_scale))
     elif address(x) != address(y):  # out is x: nothing to do
         y.copy_to_device(x, stream=stream)

@@ -65,6 +65,10 @@ if SIMULATOR:
         """float32 product, rounded once (numpy scalars never fuse)."""
         return a * b
 
+    def hmul(a, b):
+        """float16 product (numpy rounds the exact product once, as mul.rn.f16 does)."""
+        return a * b
+
     def vload(arr, i):
         """The 16 bytes at arr[i:i + 16 // itemsize] as a tuple of arr's dtype."""
         return tuple(arr[i + k] for k in range(VECTOR_BYTES // arr.dtype.itemsize))
@@ -88,43 +92,74 @@ else:
         # __fmul_rn: a multiply the compiler may not contract into an FMA with the next add.
         return libdevice.fmul_rn(a, b)
 
-    def _vector_pointer(context, builder, aryty, ary, index, indexty):
-        """Pointer to arr[index] as <lanes x dtype>*, for an aligned 16-byte access."""
-        lanes = VECTOR_BYTES // aryty.dtype.bitwidth * 8
+    _I16, _I32, _I64 = ir.IntType(16), ir.IntType(32), ir.IntType(64)
+
+    @intrinsic
+    def hmul(typingctx, a, b):
+        """float16 product in one mul.rn.f16 (numba's float16 `*` converts both operands
+        to float32 and back; cuda.fp16.hmul needs a link step that compile_ptx lacks)."""
+
+        def codegen(context, builder, sig, args):
+            # numba-cuda holds a float16 as i16: the PTX takes and gives .b16 registers
+            fty = ir.FunctionType(_I16, [_I16, _I16])
+            return builder.asm(fty, "mul.rn.f16 $0, $1, $2;", "=h,h,h", list(args), False)
+
+        return types.float16(types.float16, types.float16), codegen
+
+    _WORDS4 = ir.LiteralStructType([_I32] * 4)
+    # Through inline PTX, so LLVM cannot split the access (it turns a <8 x half> load into
+    # two 8-byte ones). Global addresses are generic addresses (cvta.to.global, which
+    # ptxas folds away).
+    _LD = ("{ .reg .u64 g; cvta.to.global.u64 g, $4; "
+           "ld.global.v4.b32 {$0, $1, $2, $3}, [g]; }")
+    _ST = ("{ .reg .u64 g; cvta.to.global.u64 g, $0; "
+           "st.global.v4.b32 [g], {$1, $2, $3, $4}; }")
+
+    def _address(context, builder, aryty, ary, index, indexty):
+        """arr[index]'s address as i64, and the LLVM vector type of one 32-bit word of
+        arr's dtype (<1 x float> or <2 x half>)."""
         data = context.make_array(aryty)(context, builder, ary).data
         at = context.cast(builder, index, indexty, types.intp)
-        vty = ir.VectorType(context.get_data_type(aryty.dtype), lanes)
-        return builder.bitcast(builder.gep(data, [at]), vty.as_pointer()), lanes
+        per_word = 32 // aryty.dtype.bitwidth
+        wty = ir.VectorType(context.get_data_type(aryty.dtype), per_word)
+        return builder.ptrtoint(builder.gep(data, [at]), _I64), wty
 
     @intrinsic
     def vload(typingctx, arr, i):
-        """One 16-byte load (ld.global.v4) of arr[i : i + lanes]; the caller guarantees
-        that arr's data is 16-byte aligned and i a multiple of lanes."""
+        """One 16-byte load (ld.global.v4.b32) of arr[i : i + lanes]; the caller
+        guarantees that arr's data is 16-byte aligned and i a multiple of lanes."""
         lanes = VECTOR_BYTES * 8 // arr.dtype.bitwidth
         rett = types.UniTuple(arr.dtype, lanes)
 
         def codegen(context, builder, sig, args):
-            ptr, _ = _vector_pointer(context, builder, sig.args[0], args[0], args[1],
-                                     sig.args[1])
-            vec = builder.load(ptr, align=VECTOR_BYTES)
-            vals = [builder.extract_element(vec, ir.Constant(ir.IntType(32), k))
-                    for k in range(lanes)]
+            addr, wty = _address(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+            fty = ir.FunctionType(_WORDS4, [_I64])
+            words = builder.asm(fty, _LD, "=r,=r,=r,=r,l", [addr], False)
+            vals = []
+            for w in range(4):
+                vec = builder.bitcast(builder.extract_value(words, w), wty)
+                vals += [builder.extract_element(vec, ir.Constant(_I32, k))
+                         for k in range(wty.count)]
             return context.make_tuple(builder, rett, vals)
 
         return rett(arr, i), codegen
 
     @intrinsic
     def vstore(typingctx, arr, i, vals):
-        """One 16-byte store (st.global.v4) of a tuple of arr's dtype at arr[i]."""
+        """One 16-byte store (st.global.v4.b32) of a tuple of arr's dtype at arr[i]."""
 
         def codegen(context, builder, sig, args):
-            ptr, lanes = _vector_pointer(context, builder, sig.args[0], args[0], args[1],
-                                         sig.args[1])
-            vec = ir.Constant(ptr.type.pointee, ir.Undefined)
-            for k in range(lanes):
-                vec = builder.insert_element(vec, builder.extract_value(args[2], k),
-                                             ir.Constant(ir.IntType(32), k))
-            builder.store(vec, ptr, align=VECTOR_BYTES)
+            addr, wty = _address(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+            words = []
+            for w in range(4):
+                vec = ir.Constant(wty, ir.Undefined)
+                for k in range(wty.count):
+                    vec = builder.insert_element(
+                        vec, builder.extract_value(args[2], w * wty.count + k),
+                        ir.Constant(_I32, k))
+                words.append(builder.bitcast(vec, _I32))
+            fty = ir.FunctionType(ir.VoidType(), [_I64] + [_I32] * 4)
+            builder.asm(fty, _ST, "l,r,r,r,r,~{memory}", [addr, *words], True)
             return context.get_dummy_value()
 
         return types.void(arr, i, vals), codegen

@@ -17,6 +17,8 @@ from .cuda_device import SIMULATOR
 
 BLOCK = 256  # threads per block
 MIN_BLOCKS = 6  # launch bounds: 6 x 256 threads per SM, so at most 40 registers a thread
+# gaussian's float64 Box-Muller spills at 40 registers: 4 blocks (64 registers) for it
+GAUSS_MIN_BLOCKS = 4
 SIMULATOR_BLOCKS = 2  # the simulator runs every thread in Python: keep grids tiny
 # Cap on blocks per launch; None = one wave of the device. Tests set it to 1 to make every
 # block walk several units of the grid-stride loop, on the simulator or a GPU.
@@ -25,11 +27,12 @@ GRID_LIMIT: int | None = None
 REGS_PER_SM, THREADS_PER_SM, BLOCKS_PER_SM, REG_GRANULE = 65536, 2048, 32, 256
 
 
-def jit(fn):
-    """A kernel with launch bounds (the simulator's jit takes none)."""
+def jit(fn, min_blocks: int = MIN_BLOCKS):
+    """A kernel with launch bounds: BLOCK threads, min_blocks resident per SM, which caps
+    its registers (the simulator's jit takes no bounds)."""
     if SIMULATOR:
         return cuda.jit(fn)
-    return cuda.jit(launch_bounds=(BLOCK, MIN_BLOCKS))(fn)
+    return cuda.jit(launch_bounds=(BLOCK, min_blocks))(fn)
 
 
 def resident_blocks(regs_per_thread: int, threads: int = BLOCK) -> int:
