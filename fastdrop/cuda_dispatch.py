@@ -100,25 +100,35 @@ def _assign(dst, src, stream) -> None:
         dst[:] = src
 
 
+def _numba_stream_type():
+    """numba's stream class (cuda.stream is a factory function on a GPU, the class itself
+    on the simulator)."""
+    if SIMULATOR:
+        return cuda.stream
+    from numba.cuda.cudadrv.driver import Stream
+
+    return Stream
+
+
 def resolve_stream(stream, x):
     """The numba stream to run on: the one given (a numba stream, or an int / object with
-    .cuda_stream naming a CUDA stream handle), else a PyTorch tensor's current stream,
-    else numba's default stream (0)."""
+    .cuda_stream or .ptr naming a CUDA stream handle: PyTorch, CuPy), else a PyTorch
+    tensor's current stream, else numba's default stream (0)."""
     if stream is None:
         if not torch_tensor(x) or SIMULATOR:
             return 0
         import torch
 
         stream = torch.cuda.current_stream(x.device)
-    if stream == 0 or isinstance(stream, cuda.stream):
+    if isinstance(stream, _numba_stream_type()):
         return stream
-    handle = getattr(stream, "cuda_stream", getattr(stream, "ptr", stream))  # torch, CuPy
+    handle = getattr(stream, "cuda_stream", getattr(stream, "ptr", stream))
     if isinstance(handle, (bool, np.bool_)) or not isinstance(handle, (int, np.integer)):
         raise TypeError(
             f"stream must be a numba stream, a torch.cuda.Stream, a cupy stream or a CUDA "
             f"stream handle (int), got {type(stream).__name__}"
         )
-    if handle == 0:
+    if handle == 0:  # the legacy default stream, numba's default too
         return 0
     if SIMULATOR:
         raise ValueError("stream: the numba-cuda simulator takes only numba streams")
@@ -157,7 +167,7 @@ class CudaBackend:
     @property
     def kernels(self):
         """The kernel module itself on the default stream; bound to the stream otherwise."""
-        return kernels if self.stream == 0 else _StreamKernels(self.stream)
+        return kernels if isinstance(self.stream, int) else _StreamKernels(self.stream)
 
     def asarray(self, x, name: str):
         if not is_device_array(x):

@@ -157,7 +157,7 @@ def resolve(name: str, x, stream=None):
         from .cuda_dispatch import CudaBackend, resolve_stream
 
         stream = resolve_stream(stream, x)
-        return _cuda_backend() if stream == 0 else CudaBackend(stream)
+        return _cuda_backend() if isinstance(stream, int) else CudaBackend(stream)
     if stream is not None:
         raise ValueError(f"stream applies to backend 'cuda' only, not {name!r}")
     return _HOST[name]
