@@ -115,7 +115,8 @@ def resolve_stream(stream, x):
     .cuda_stream or .ptr naming a CUDA stream handle: PyTorch, CuPy), else a PyTorch
     tensor's current stream, else numba's default stream (0)."""
     if stream is None:
-        if not torch_tensor(x) or SIMULATOR:
+        # (a tensor that requires grad is refused by asarray next, with a clear error)
+        if not torch_tensor(x) or SIMULATOR or x.requires_grad:
             return 0
         import torch
 
