@@ -151,3 +151,29 @@ def test_array_device_is_read_from_torch_and_cupy_objects():
 
     assert _array_device(SimpleNamespace(device=SimpleNamespace(id=1))) == 1  # CuPy
     assert _array_device(to_device(np.ones(2))) is None  # numba: the current device
+
+
+def test_the_grid_is_one_wave_of_the_compiled_kernel(monkeypatch):
+    """The GPU branch of launch(): blocks = min(units / BLOCK, SMs x resident blocks at the
+    compiled kernel's register count), with a stand-in for the compiled kernel."""
+    from fastdrop.kernels import cuda_launch
+
+    launched = []
+
+    class Compiled:
+        def get_regs_per_thread(self):
+            return 40  # 6 blocks of 256 per SM
+
+        def __getitem__(self, config):
+            return lambda *args: launched.append((config, args))
+
+    class Kernel:
+        def specialize(self, *args):
+            return Compiled()
+
+    monkeypatch.setattr(cuda_launch, "SIMULATOR", False)
+    monkeypatch.setattr(cuda_launch, "current_device_id", lambda: 3)
+    monkeypatch.setattr(cuda_launch, "_sm_count", lambda dev: {3: 132}[dev])
+    cuda_launch.launch(Kernel(), 10**9, "s", "a")
+    cuda_launch.launch(Kernel(), 1000, 0, "b")
+    assert launched == [((132 * 6, 256, "s"), ("a",)), ((4, 256, 0), ("b",))]
