@@ -22,11 +22,6 @@ MOVE_HINT = (
 )
 
 
-def _is_numba_device_array(a) -> bool:
-    """numba's device arrays (the simulator's carry only this marker)."""
-    return bool(getattr(a, "__cuda_ndarray__", False))
-
-
 def _array_device(a) -> int | None:
     """The CUDA device ordinal holding a (PyTorch, CuPy), or None where it does not say."""
     if torch_tensor(a):
@@ -56,8 +51,9 @@ def _check_usable(a, name: str) -> None:
 
 
 def _as_numba(a):
-    """A numba view of a device array: zero-copy for CuPy arrays and torch CUDA tensors."""
-    if _is_numba_device_array(a):
+    """A numba view of a device array: zero-copy for CuPy arrays and torch CUDA tensors.
+    numba's own arrays (the simulator's carry only the __cuda_ndarray__ marker) as they are."""
+    if getattr(a, "__cuda_ndarray__", False):
         return a
     return cuda.as_cuda_array(a)
 
