@@ -110,7 +110,19 @@ def _kernels(dtype_name: str, wide: bool, aligned: bool) -> SimpleNamespace:
         masked variant but spatial), keep bits from `mode`."""
 
         @device
+        def full_bits(mask, c, t, k0, k1, o0, o1):
+            """Keep bits of whole unit c (no tail to mask)."""
+            if mode == MODE_STORED:
+                return np.uint32(mask[c])
+            r0, r1, r2, r3 = philox_at(c, o0, o1, k0, k1)
+            bits = byte_bits(r0, r1, r2, r3, t)
+            if mode == MODE_FORWARD:
+                mask[c] = np.uint8(bits)
+            return bits
+
+        @device
         def unit_bits(mask, c, last, tail_bits, t, k0, k1, o0, o1):
+            """Keep bits of unit c, ANDed with tail_bits when c is the last."""
             if mode == MODE_STORED:
                 return np.uint32(mask[c])
             bits = np.uint32(keep_byte(c, last, tail_bits, t, k0, k1, o0, o1))
@@ -126,7 +138,7 @@ def _kernels(dtype_name: str, wide: bool, aligned: bool) -> SimpleNamespace:
             while c < full:  # whole units: no bounds checks
                 e = idx(c * idx(UNIT))
                 load(src, e, raw)  # issued before Philox: the loads' latency overlaps it
-                bits = unit_bits(mask, c, full, np.uint32(0xFF), t, k0, k1, o0, o1)
+                bits = full_bits(mask, c, t, k0, k1, o0, o1)
                 apply_scale(out, raw, bits, scale, np.uint32(0xFF))
                 store(dst, e, out)
                 c = idx(c + stride)
