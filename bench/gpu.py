@@ -47,13 +47,18 @@ import subprocess
 import sys
 import time
 import traceback
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-SCHEMA = "fastdrop.gpu-bench/1"
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # fastdrop from this checkout, installed or not
+
+# The GPU file's schema and the version probe live in the results package (the hand-off
+# between benchmarks and reports).
+from fastdrop.results.manifest import versions as package_versions  # noqa: E402
+from fastdrop.results.schema import GPU_SCHEMA as SCHEMA  # noqa: E402
+
 DEFAULT_OUT = ROOT / "reports" / "gpu"
 DEFAULT_SIZES = (2**20, 2**28)
 DEFAULT_RATES = (0.1, 0.5, 0.9)
@@ -165,13 +170,9 @@ def nvidia_smi() -> dict | None:
 
 
 def versions() -> dict[str, str | None]:
-    out = {"python": platform.python_version()}
-    for name in ("numpy", "numba", "llvmlite", "numba-cuda", "cuda-bindings", "torch"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    return {"python": platform.python_version(),
+            **package_versions(("fastdrop", "numpy", "numba", "llvmlite", "numba-cuda",
+                                "cuda-bindings", "torch"))}
 
 
 def device_info(cuda) -> dict:
@@ -627,7 +628,6 @@ def new_report(cuda, args, smi_before, simulated: bool) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     cuda = require_gpu(simulator_ok=args.simulator)
-    sys.path.insert(0, str(ROOT))  # fastdrop from this checkout, installed or not
     if args.profile_forward:
         return profile_forward(cuda, args.profile_forward)
     simulated = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"

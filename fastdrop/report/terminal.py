@@ -74,7 +74,7 @@ def render_claims(console, claims) -> None:
 
 def render_run(run, console, gpu=None, *, claims: bool = True) -> None:
     """Print the whole report of a loaded run."""
-    from .gpu import comparison
+    from .gpu_table import comparison
 
     console.print(f"[bold]fastdrop report[/] {_esc(str(run.path))}")
     for line in header_lines(run.results, run.manifest):
