@@ -32,8 +32,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ..atomic import WriteError
 from ..exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
-from ..results.folder import RunFolder, RunFolderError, WriteError
+from ..results.folder import RunFolder, RunFolderError
 from ..results.manifest import collect
 from . import grid
 from . import suites as S
@@ -85,10 +86,23 @@ def add_arguments(p) -> None:
                    help="leave PyTorch out even when it is installed")
 
 
+class UsageExit(SystemExit):
+    """A refused option: exit code 2 (SystemExit("text") would exit 1); str() is the
+    message, which _usage has printed on stderr."""
+
+    def __init__(self, message: str):
+        super().__init__(EXIT_USAGE)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def _usage(msg: str):
-    """Refuse a bad option: the message on stderr, exit code 2 (nothing written yet)."""
-    print(f"fastdrop bench: {msg}", file=sys.stderr)
-    raise SystemExit(EXIT_USAGE)
+    """Refuse a bad option before anything is written: the message on stderr, exit 2."""
+    message = f"fastdrop bench: {msg}"
+    print(message, file=sys.stderr)
+    raise UsageExit(message)
 
 
 def _parse_kernels(args):

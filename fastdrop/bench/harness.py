@@ -26,10 +26,11 @@ from pathlib import Path
 
 import numba
 
+from ..atomic import WriteError
 from ..exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ..results import pyperf_files
 from ..results.consolidate import consolidate, write_results
-from ..results.folder import RunFolder, RunFolderError, WriteError
+from ..results.folder import RunFolder, RunFolderError
 from ..results.records import record
 from ..train.config import TrainConfig
 from ..train.data import load_mnist1d

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pyperf
 
-from .folder import RunFolderError, WriteError
+from ..atomic import WriteError
+from .folder import RunFolderError
 
 
 def load_suite(path):

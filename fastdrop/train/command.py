@@ -1,8 +1,8 @@
 """`fastdrop train`: the options, a rich progress bar, a summary table and the JSON result.
 
 add_arguments(parser) declares the options (defaults come from TrainConfig); run(args)
-returns the exit code: 0 done (or stopped early), 2 bad options, 3 the loss became NaN/Inf
-(the JSON then still holds the history so far).
+returns the exit code: 0 done (or stopped early), 1 the --json file cannot be written, 2 bad
+options, 3 the loss became NaN/Inf (the JSON then still holds the history so far).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..exitcodes import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE
+from ..atomic import WriteError, make_dir, write_text
+from ..exitcodes import EXIT_DIVERGED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from ..nn.models import DROPOUT_AT, MODELS, VARIANTS
 from .config import BACKENDS, DATASETS, DTYPES, OPTIMIZERS, TrainConfig
 from .trainer import train
@@ -161,11 +162,10 @@ def summary_table(result: dict):
 
 
 def write_json(result: dict, path) -> None:
+    """The result as JSON, written atomically (WriteError when it cannot be)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-    tmp.replace(path)
+    make_dir(path.parent)
+    write_text(path, json.dumps(result, indent=2, allow_nan=False) + "\n")
 
 
 def run(args, console=None) -> int:
@@ -201,7 +201,11 @@ def run(args, console=None) -> int:
     if result["status"] == "diverged":
         print(f"fastdrop train: {result['message']}", file=sys.stderr)
     if args.json:
-        write_json(result, args.json)
+        try:
+            write_json(result, args.json)
+        except WriteError as exc:
+            print(f"fastdrop train: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         out.print(f"result written to {args.json}")
     return EXIT_DIVERGED if result["status"] == "diverged" else EXIT_OK
 

@@ -6,13 +6,8 @@ import os
 
 import pytest
 
-from fastdrop.results.folder import (
-    RunFolder,
-    RunFolderError,
-    WriteError,
-    read_json,
-    write_json,
-)
+from fastdrop.atomic import WriteError
+from fastdrop.results.folder import RunFolder, RunFolderError, read_json, write_json
 from fastdrop.results.schema import RECORD_SCHEMA
 
 
