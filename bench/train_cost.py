@@ -40,7 +40,8 @@ from train_peers import torch_model, torch_or_none  # noqa: E402
 
 from fastdrop.bench.train_timing import FloorArm, TrainArm, interleave, site_shapes  # noqa: E402
 from fastdrop.train.data import load_mnist1d  # noqa: E402
-from fastdrop.train.trainer import Batches, set_threads, thread_counts  # noqa: E402
+from fastdrop.train.threads import set_threads, thread_counts  # noqa: E402
+from fastdrop.train.trainer import Batches  # noqa: E402
 
 SCHEMA = "fastdrop.train_cost/1"
 

@@ -18,12 +18,19 @@ import statistics
 import time
 
 import numpy as np
+import pyperf
+
+from ..kernels import cpu
+from ..kernels.plan import make_plan
+from ..nn import Dropout, build_model
+from ..results.stats import summary
+from ..train.config import TrainConfig
+from ..train.data import load_mnist1d
+from ..train.trainer import _Run, train
 
 
 class StepTimer:
     def __init__(self, config: dict):
-        from ..train.config import TrainConfig
-
         cfg = TrainConfig.from_dict(config)
         self.config = {**cfg.to_dict(), "eval_every": 0, "early_stopping": 0,
                        "mc_samples": 0}
@@ -31,9 +38,6 @@ class StepTimer:
 
     def time(self, loops: int) -> float:
         """pyperf's time function: seconds for `loops` training steps."""
-        from ..train.data import load_mnist1d
-        from ..train.trainer import train
-
         c = self.config
         if self.data is None:
             val = c["val_size"] or 0
@@ -53,8 +57,6 @@ class StepTimer:
 
 
 def main() -> None:
-    import pyperf
-
     def forward_args(cmd, args):
         cmd.extend(["--config", args.config, "--name", args.name])
 
@@ -90,9 +92,6 @@ class TrainArm:
     """
 
     def __init__(self, config: dict, dataset):
-        from ..train.config import TrainConfig
-        from ..train.trainer import _Run
-
         self.cfg = TrainConfig.from_dict({**config, "eval_every": 0, "early_stopping": 0,
                                           "mc_samples": 0, "steps": 1})
         self.run = _Run(self.cfg, dataset, None)
@@ -132,10 +131,6 @@ class FloorArm:
     (shape, p, variant, seed)."""
 
     def __init__(self, sites, dtype="float32"):
-        from ..kernels import cpu
-        from ..kernels.plan import make_plan
-
-        self.cpu = cpu
         rng = np.random.default_rng(0)
         self.work = []
         for shape, p, variant, seed in sites:
@@ -146,7 +141,7 @@ class FloorArm:
         self.block(1)  # compile / load the kernels before any timing
 
     def block(self, k: int) -> tuple[float, float]:
-        fwd, bwd = self.cpu.forward, self.cpu.backward
+        fwd, bwd = cpu.forward, cpu.backward
         c, t = time.thread_time(), time.perf_counter()
         for _ in range(k):
             for x, y, mask, dx, plan in self.work:
@@ -158,8 +153,6 @@ class FloorArm:
 def site_shapes(config: dict, batch: int) -> list[tuple]:
     """(shape, p, variant, seed) of every element dropout site of a config's model, read
     from one training-mode forward pass of its unfused form (the Dropout layers' inputs)."""
-    from ..nn import Dropout, build_model
-
     m = build_model(config["model"], dropout=config["dropout"], variant=config["variant"],
                     seed=config.get("seed", 0), dtype=config.get("dtype", "float32"),
                     fused=False)
@@ -191,8 +184,6 @@ def interleave(arms: dict, pairs: list, *, block_s: float = 0.05, min_rounds: in
     floors: name -> (baseline, floor arm): the time a pair adds per step over the floor's
     time per step, per round, as a multiple of the floor.
     """
-    from .stats import summary
-
     ks = {}
     for name, arm in arms.items():
         arm.block(2)  # warm: first-call effects stay out of the calibration
@@ -232,8 +223,6 @@ def interleave(arms: dict, pairs: list, *, block_s: float = 0.05, min_rounds: in
 
 
 def _ratio(per_step, a, b, kind) -> dict:
-    from .stats import summary
-
     s = summary(x / y for x, y in zip(per_step[a][kind], per_step[b][kind], strict=True))
     if s["ci"] is None:
         s["ci"] = float("inf")

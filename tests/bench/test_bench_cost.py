@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from fastdrop.bench import tables, tasks
+from fastdrop.bench import tasks
 from fastdrop.bench.train_timing import interleave, site_shapes
+from fastdrop.results import records, tables
 
 
 class FakeArm:
@@ -47,7 +48,7 @@ def test_cost_task_record_and_table(cache):
                                              "max_rounds": 3}}
     out = tasks.cost_task(payload)
     assert set(out["arms"]) == {"p", "0", "floor"} and 2 <= out["rounds"] <= 3
-    rec = tasks.record({"id": "cost-x", "kind": "cost", "suites": ["T2"],
+    rec = records.record({"id": "cost-x", "kind": "cost", "suites": ["T2"],
                         "payload": payload}, out, 1.0)
     assert rec["metrics"]["cost_ratio"]["mean"] > 0
     spec = {"title": "t", "varies": "", "measures": "", "rows": ["model"],
