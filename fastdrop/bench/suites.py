@@ -33,6 +33,8 @@ class Profile:
     eval_every: int  # evaluation interval (the resolution of steps-to-target)
     kernel_args: tuple[str, ...]  # pyperf options of the kernel suite
     timing_args: tuple[str, ...]  # pyperf options of the training-step timings
+    # T2's cost ratio: train_timing.interleave's options (rounds until the CI is +-3 pp)
+    cost_args: dict = dataclasses.field(default_factory=dict)
 
 
 PROFILES = {
@@ -46,11 +48,13 @@ PROFILES = {
                      kernel_args=("--in-process", "--processes", "1", "--values", "3",
                                   "--warmups", "1", "--min-time", "0.05"),
                      timing_args=("--in-process", "--processes", "1", "--values", "3",
-                                  "--warmups", "1", "--min-time", "0.1")),
+                                  "--warmups", "1", "--min-time", "0.1"),
+                     cost_args={"max_s": 20.0}),
     # the size for publishing: the MNIST-1D reference's 6000 steps, 5 seeds, pyperf's
     # default number of processes for the kernels
     "full": Profile("full", seeds=5, steps=6000, eval_every=100, kernel_args=(),
-                    timing_args=("--processes", "6", "--values", "3", "--min-time", "0.2")),
+                    timing_args=("--processes", "6", "--values", "3", "--min-time", "0.2"),
+                    cost_args={"max_s": 120.0}),
 }
 
 # Every training task: one thread (the pool gives the parallelism: jobs x threads <= cores),

@@ -58,3 +58,18 @@ def test_cost_task_record_and_table(cache):
     row = tables.build_table(spec, {"cost-x": rec})["rows"][0]
     assert row["values"]["cost_ratio"] == rec["metrics"]["cost_ratio"]
     assert row["values"]["over_floor"]["n"] == out["rounds"]
+
+
+def test_grid_plans_a_cost_task_per_t2_rate_above_zero():
+    from fastdrop.bench import grid
+    from fastdrop.bench import suites as S
+
+    p = grid.build(S.PROFILES["quick"], ["T2"])
+    by_id = {t["id"]: t for t in p["tasks"]}
+    for pt in p["suites"]["T2"]["points"]:
+        if pt["labels"]["dropout"] == 0:
+            assert pt["cost"] is None
+        else:
+            task = by_id[pt["cost"]]
+            assert task["kind"] == "cost" and task["payload"]["config"]["threads"] == 1
+            assert task["payload"]["interleave"] == S.PROFILES["quick"].cost_args
