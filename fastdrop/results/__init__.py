@@ -1,0 +1,1 @@
+"""The hand-off between bench and report: run folders, records, statistics, tables."""
