@@ -60,7 +60,8 @@ def test_paired_exact_and_degenerate_cases():
 def test_holm():
     assert I.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert I.holm([0.5, None, 0.001]) == [pytest.approx(0.5), None, pytest.approx(0.002)]
-    assert I.holm([0.9, 0.8]) == pytest.approx([0.9, 0.9])  # never above 1, monotone
+    assert I.holm([0.9, 0.3]) == pytest.approx([0.9, 0.6])  # monotone in the sorted order
+    assert I.holm([0.9, 0.8]) == [1.0, 1.0]  # never above 1
 
 
 def test_sign_test_and_binomial():
