@@ -14,7 +14,8 @@ import dataclasses
 
 PERCENT = {"train_accuracy", "test_accuracy", "gap", "mc_accuracy", "test_ece", "mc_ece",
            "val_accuracy", "es_test_accuracy"}
-DECIMALS = {"test_loss": 3, "mc_nll": 3, "test_auroc": 3, "mc_auroc": 3, "units": 0, "expected_active": 1, "active_units": 1,
+DECIMALS = {"test_loss": 3, "mc_nll": 3, "test_auroc": 3, "mc_auroc": 3, "units": 0,
+            "expected_active": 1, "active_units": 1,
             "parameters": 0, "steps_to_target": 0}
 # what "best" means for a column: +1 higher is better, -1 lower is better (others: none)
 BETTER = {"test_accuracy": 1, "mc_accuracy": 1, "val_accuracy": 1, "es_test_accuracy": 1,
