@@ -10,7 +10,7 @@ import dataclasses
 from . import claims as C
 from .format import CI_NOTE, header_lines, kernel_view, views
 
-VERDICT_CLASS = {C.HOLDS: "holds", C.FAILS: "fails", C.DEPENDS: "depends",
+VERDICT_CLASS = {C.HOLDS: "holds", C.FAILS: "fails", C.MIXED: "mixed", C.EQUIV: "equiv",
                  C.UNCLEAR: "unclear", C.MISSING: "missing"}
 
 

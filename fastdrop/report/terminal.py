@@ -6,11 +6,21 @@ prints them. Nothing is computed here that the markdown and HTML reports do not 
 
 from __future__ import annotations
 
-from .claims import DEPENDS, FAILS, HOLDS, MISSING, UNCLEAR, missing_line, split, verdict_lines
+from .claims import (
+    EQUIV,
+    FAILS,
+    HOLDS,
+    MISSING,
+    MIXED,
+    UNCLEAR,
+    missing_line,
+    split,
+    verdict_lines,
+)
 from .format import BEST_MARK, CI_NOTE, TableView, header_lines, kernel_view, views
 
-VERDICT_STYLE = {HOLDS: "bold green", FAILS: "bold red", DEPENDS: "bold yellow",
-                 UNCLEAR: "bold", MISSING: "dim"}
+VERDICT_STYLE = {HOLDS: "bold green", FAILS: "bold red", MIXED: "bold yellow",
+                 EQUIV: "bold cyan", UNCLEAR: "bold", MISSING: "dim"}
 
 
 def rich_view(view: TableView, caption: bool = True):
