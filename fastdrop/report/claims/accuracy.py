@@ -228,8 +228,8 @@ def claim_architectures(run) -> Claim:
         on = choose(run, [r for r in grp if r["labels"].get("dropout")], flags, model)
         fam = FAMILY.get(model, "?")
         arm = "-" if on is None else f"p = {on['labels']['dropout']:g}" + (
-            f", {PLACES.get(on['labels'].get('dropout_at'), '')}"
-            if model == "cnn" else "")
+            f", {PLACES[on['labels']['dropout_at']]}"
+            if on["labels"].get("dropout_at") in PLACES and model == "cnn" else "")
         d = D.pair(run, on, off, "test_accuracy") if on and off else None
         rows.append([model, fam, arm, D.fmt_value(run, off, "test_accuracy") if off else "-",
                      D.fmt_value(run, on, "test_accuracy") if on else "-",

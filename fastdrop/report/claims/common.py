@@ -70,9 +70,10 @@ def choose(run, rows: list[dict], flags: list[str], what: str) -> dict | None:
     if not scored:
         scored = [(D.mean_of(run, r, "test_accuracy"), r) for r in rows]
         scored = [(v, r) for v, r in scored if v is not None]
-        if scored:
-            flags.append(f"{what}: no validation split in this run; the arm was chosen on "
-                         "test accuracy (optimistic)")
+        note = ("no validation split in this run: arms were chosen on test accuracy "
+                "(optimistic)")
+        if scored and note not in flags:
+            flags.append(note)
     if not scored:
         return None
     return max(scored, key=lambda vr: vr[0])[1]
