@@ -39,11 +39,11 @@ class Finding:
     notes: list[str]
 
 
-def _arm(row: dict) -> str:
-    lab = row["labels"]
+def _arm(row: dict, model: str = "cnn") -> str:
+    lab = {"model": model, **row["labels"]}
     if not lab.get("dropout"):
         return "no dropout"
-    place = PLACES.get(lab.get("dropout_at"), "")
+    place = PLACES.get(lab.get("dropout_at"), "") if lab.get("model") == "cnn" else ""
     return f"p = {lab['dropout']:g}" + (f", {place}" if place else "")
 
 
@@ -76,7 +76,7 @@ def recommended(run) -> Finding | None:
             D.mean_of(run, on, "val_accuracy") > D.mean_of(run, off, "val_accuracy") else off
         cells = [D.fmt_diff(D.pair(run, on, off, k), k)
                  for k in ("test_accuracy", "test_loss", "test_ece")]
-        rows.append([MODEL_NAMES.get(model, model), _arm(pick), _arm(on),
+        rows.append([MODEL_NAMES.get(model, model), _arm(pick, model), _arm(on, model),
                      D.fmt_value(run, on, "test_accuracy"), *cells, table])
     notes.insert(0, "recommended: the arm with the best validation accuracy, no dropout "
                  "included; 'best dropout arm' the best with dropout, and its change against "
