@@ -68,12 +68,10 @@ def recommended(run) -> Finding | None:
     rows, notes = [], []
     for model, grp, table in groups:
         off = next((r for r in grp if not r["labels"].get("dropout")), None)
-        on = choose(run, [r for r in grp if r["labels"].get("dropout")], notes, model)
+        on = choose(run, [r for r in grp if r["labels"].get("dropout")], notes)
         if on is None or off is None:
             continue
-        pick = on if D.mean_of(run, on, "val_accuracy") is None or \
-            D.mean_of(run, off, "val_accuracy") is None or \
-            D.mean_of(run, on, "val_accuracy") > D.mean_of(run, off, "val_accuracy") else off
+        pick = choose(run, grp, [])  # no dropout is a candidate too
         cells = [D.fmt_diff(D.pair(run, on, off, k), k)
                  for k in ("test_accuracy", "test_loss", "test_ece")]
         rows.append([MODEL_NAMES.get(model, model), _arm(pick, model), _arm(on, model),
@@ -96,7 +94,7 @@ def cost(run) -> Finding | None:
         off = by_p.get(0.0)
         target = next((r.get("target") for r in by_p.values() if r.get("target")), None)
         grp = [r for r in _model_rows(run, model) if r["labels"].get("dropout")]
-        on_t1 = choose(run, grp, [], model)
+        on_t1 = choose(run, grp, [])
         p = on_t1["labels"]["dropout"] if on_t1 else None
         on = by_p.get(p)
         if off is None or on is None:
@@ -135,7 +133,7 @@ def placement(run) -> Finding | None:
     cnn = [r for r in rows_of(t1, model="cnn") if r["labels"].get("dropout")]
     by_place = {}
     for place in PLACES:
-        arm = choose(run, [r for r in cnn if r["labels"].get("dropout_at") == place], [], place)
+        arm = choose(run, [r for r in cnn if r["labels"].get("dropout_at") == place], [])
         if arm is not None:
             by_place[place] = arm
     if len(by_place) < 2:

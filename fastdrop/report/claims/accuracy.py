@@ -60,7 +60,7 @@ def claim_rate(run) -> Claim:
     inner: list[Check] = []
     for name, grp in _groups(t):
         by_p = {r["labels"]["dropout"]: r for r in grp}
-        best = choose(run, grp, flags, name)
+        best = choose(run, grp, flags)
         mid = by_p.get(MID)
         checks = {p: paired_check(run, f"{name}: 0.5 vs {p:g}", mid, r, "test_accuracy", 1)
                   for p, r in sorted(by_p.items()) if p != MID and mid is not None}
@@ -139,7 +139,7 @@ def claim_gap(run) -> Claim:
         grp = [r for r in rows_of(t, **{axis: value})
                if r["labels"].get("dropout_at", "hidden") in ("hidden", "none")]
         off = next((r for r in grp if not r["labels"].get("dropout")), None)
-        on = choose(run, [r for r in grp if r["labels"].get("dropout")], flags, str(value))
+        on = choose(run, [r for r in grp if r["labels"].get("dropout")], flags)
         cond = f"train size {value}" if axis == "train_size" else str(value)
         for r in (off, on):
             if r is None:
@@ -179,7 +179,7 @@ def claim_regularisers(run) -> Claim:
                        "T5 (regularisers) is not in this run")
     flags: list[str] = []
     flag_collapsed(run, t, "T5", flags)
-    chosen = {name: choose(run, rows_of(t, regulariser=name), flags, name)
+    chosen = {name: choose(run, rows_of(t, regulariser=name), flags)
               for name in distinct(t, "regulariser")}
     drop = chosen.get("dropout")
     headers = ["regulariser", "strength (chosen)", "val acc", "test acc",
@@ -225,7 +225,7 @@ def claim_architectures(run) -> Claim:
     for model in distinct(t, "model"):
         grp = rows_of(t, model=model)
         off = next((r for r in grp if not r["labels"].get("dropout")), None)
-        on = choose(run, [r for r in grp if r["labels"].get("dropout")], flags, model)
+        on = choose(run, [r for r in grp if r["labels"].get("dropout")], flags)
         fam = FAMILY.get(model, "?")
         arm = "-" if on is None else f"p = {on['labels']['dropout']:g}" + (
             f", {PLACES[on['labels']['dropout_at']]}"

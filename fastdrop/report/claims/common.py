@@ -61,7 +61,7 @@ def distinct(table: dict, axis: str) -> list:
     return out
 
 
-def choose(run, rows: list[dict], flags: list[str], what: str) -> dict | None:
+def choose(run, rows: list[dict], flags: list[str]) -> dict | None:
     """The row with the highest mean validation accuracy (the arm a practitioner would
     pick without looking at the test set). Without a validation split, the highest test
     accuracy, flagged as optimistic."""

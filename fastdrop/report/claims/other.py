@@ -183,8 +183,7 @@ def claim_variants(run) -> Claim:
         for variant in distinct({"rows": rows_of(t, model=model)}, "variant"):
             if variant == "none":
                 continue
-            r = choose(run, rows_of(t, model=model, variant=variant), flags,
-                       f"{model} {variant}")
+            r = choose(run, rows_of(t, model=model, variant=variant), flags)
             if r is not None:
                 chosen[(model, variant)] = r
     for (model, variant), r in chosen.items():
