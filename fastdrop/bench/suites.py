@@ -91,9 +91,13 @@ class Suite:
 ACCURACY = ("test_accuracy", "val_accuracy", "test_loss", "test_ece", "es_test_accuracy")
 
 
+TUNED_WITH = {"weight decay": {"optimizer": "adamw"}}  # decoupled decay needs AdamW
+
+
 def _tuned(name: str) -> dict:
     field, values = STRENGTHS[name]
-    return {"regulariser": {name: {}}, "strength": {f"{v:g}": {field: v} for v in values}}
+    return {"regulariser": {name: dict(TUNED_WITH.get(name, {}))},
+            "strength": {f"{v:g}": {field: v} for v in values}}
 
 
 SUITES = (

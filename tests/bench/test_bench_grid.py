@@ -60,6 +60,9 @@ def test_tables_share_tasks():
     for pt in t5:
         counts[pt["labels"]["regulariser"]] = counts.get(pt["labels"]["regulariser"], 0) + 1
     assert counts.pop("none") == 1 and set(counts.values()) == {4}
+    wd = [pt for pt in t5 if pt["labels"]["regulariser"] == "weight decay"]
+    assert all(pt["config"]["optimizer"] == "adamw" and pt["config"]["weight_decay"] > 0
+               for pt in wd)
     heads = [pt for pt in p["suites"]["T1"]["points"] if pt["labels"]["dropout_at"] == "head"]
     assert heads and all(pt["config"]["model"] == "cnn" and pt["labels"]["dropout"] > 0
                          for pt in heads)
