@@ -124,7 +124,7 @@ def findings_blocks(run, claim_list) -> list:
         out.append(L(f.notes, "note"))
     if claim_list:
         out.append(H(2, "The article's claims at a glance", "claims-summary"))
-        out.append(Tab(*glance(claim_list), label_columns=3))
+        out.append(Tab(*glance(claim_list), label_columns=4))
         out.append(P("The evidence and the rule behind each verdict are under \"The "
                      "claims\", after the tables and plots; the kernel tables come last.",
                      "note"))

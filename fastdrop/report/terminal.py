@@ -95,7 +95,7 @@ def render_findings(console, run, claims) -> None:
     if claims:
         console.print()
         console.print(simple_table("The article's claims at a glance", *glance(claims),
-                                   label_columns=2))
+                                   label_columns=4))
 
 
 def render_run(run, console, gpu=None, *, claims: bool = True) -> None:

@@ -118,3 +118,18 @@ def test_rules_of_combine_and_holm():
     assert one[0].verdict == C.HOLDS
     three = decide([Check(str(i), C.UNCLEAR, "", test=t, claimed=1) for i in range(3)])
     assert {c.verdict for c in three} == {C.UNCLEAR}
+
+
+def test_runs_that_never_reach_the_target_are_censored_not_dropped():
+    """At p >= 0.7 no run reaches the target (censored): the sign test still finds those
+    runs slower, seed by seed, and the check says how many were censored."""
+    def effect(cfg):
+        return {"steps": 5000 if cfg["dropout"] >= 0.7 else 0}
+
+    time = next(c for c in C.check_all(synthetic_run(effect)) if c.key == "time")
+    high = [c for c in time.checks if "steps to target: 0.9 vs 0.5" in c.condition]
+    assert high and all(c.verdict == C.HOLDS for c in high), [c.why for c in high]
+    assert all("slower in 10, faster in 0 of 10 seeds" in c.why and "10 censored" in c.why
+               for c in high)
+    same = [c for c in time.checks if "steps to target: 0.5 vs 0" in c.condition]
+    assert all(c.verdict == C.EQUIV for c in same)

@@ -90,16 +90,17 @@ def _target_check(run, cond, a, b, target) -> Check:
     margin = STEPS_MARGIN * statistics.fmean(base)
     if cens == 0:
         d = paired([x for x, _ in both], [y for _, y in both], margin)
+        eff = f"{d.mean:+.0f}" + ("" if d.ci is None else f" ± {d.ci:.0f}") + " steps"
     else:  # censored pairs: the order is known unless both are censored
         wins = sum(1 for s in seeds if _slower(sa[s], sb[s]) == 1)
         losses = sum(1 for s in seeds if _slower(sa[s], sb[s]) == -1)
         diffs = tuple(x - y for x, y in both)
-        d = Paired(wins + losses, statistics.fmean(diffs) if diffs else 0.0, 0.0, None,
-                   sign_test(wins, losses), None, margin, diffs)
+        # the sign of "mean" is what decide() reads: the majority of the known orders
+        d = Paired(wins + losses, float(wins - losses), 0.0, None, sign_test(wins, losses),
+                   None, margin, diffs)
+        eff = f"slower in {wins}, faster in {losses} of {len(seeds)} seeds"
     reached = (f"reached {sum(v is not None for v in sa.values())}/{len(sa)} vs "
                f"{sum(v is not None for v in sb.values())}/{len(sb)}")
-    ci = "" if d.ci is None else f" ± {d.ci:.0f}"
-    eff = f"{d.mean:+.0f}{ci} steps"
     return Check(cond, UNCLEAR, f"{cond}: steps to target {eff} ({reached}; {cens} censored "
                  "pairs)", test=d, claimed=1, effect=eff)
 
