@@ -62,7 +62,7 @@ PROFILES = {
     # gives the estimate and how it was made)
     "full": Profile("full", seeds=10, steps=6000, eval_every=100,
                     kernel_args=("--processes", "6", "--values", "3"),
-                    timing_args=("--processes", "4", "--values", "3", "--min-time", "0.2")),
+                    timing_args=("--processes", "6", "--values", "3", "--min-time", "0.2")),
 }
 
 # Every training task: one thread (the pool gives the parallelism: jobs x threads <= cores),
