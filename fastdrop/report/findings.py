@@ -21,7 +21,7 @@ from ..results.inference import welch_relative
 from . import diff as D
 from .claims.accuracy import PLACES
 from .claims.common import choose, distinct, rows_of
-from .claims.other import _timing_values
+from .claims.other import timing_values
 
 # Greydanus (2020), "Scaling down deep learning", MNIST-1D test accuracy (%); and the
 # reference notebook's figures at 6000 steps
@@ -99,7 +99,7 @@ def cost(run) -> Finding | None:
         on = by_p.get(p)
         if off is None or on is None:
             continue
-        va, vb = _timing_values(run, on), _timing_values(run, off)
+        va, vb = timing_values(run, on), timing_values(run, off)
         rel = welch_relative(va, vb) if va and vb else None
         per_step = "-" if rel is None else f"{100 * rel[0]:+.1f} ± {100 * rel[1]:.1f}%"
         rows.append([MODEL_NAMES.get(model, model), f"p = {p:g}", per_step,

@@ -33,7 +33,7 @@ RULE_TIME = (
     "(Holm over the claim's steps checks).")
 
 
-def _timing_values(run, row) -> list[float] | None:
+def timing_values(run, row) -> list[float] | None:
     """pyperf's values of the timing task that times the row's config."""
     recs = D.row_records(run, row)
     if not recs:
@@ -49,7 +49,7 @@ def _timing_values(run, row) -> list[float] | None:
 
 
 def _step_check(run, cond, a, b) -> Check:
-    va, vb = _timing_values(run, a), _timing_values(run, b)
+    va, vb = timing_values(run, a), timing_values(run, b)
     rel = welch_relative(va, vb) if va and vb else None
     if rel is None:
         return Check(cond, MISSING, f"{cond}: not timed")
