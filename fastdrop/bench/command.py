@@ -7,7 +7,9 @@
 
 A run folder `reports/runs/<timestamp>/` holds manifest.json (the machine), plan.json
 (every task), tasks/ (one record per finished task), timings/ and kernels.json (pyperf),
-results.json (records and tables) and kernels.md; fastdrop.bench.runfolder lists them.
+results.json (records and tables) and kernels.md; fastdrop.results.folder lists them.
+The report is rendered by the `report` function the caller passes (fastdrop.cli passes
+fastdrop.report.command.report_bench_run): a benchmark never formats a table.
 Exit code: 0 every task succeeded, 1 some task failed (each is recorded with its error),
 2 bad options or an unreadable run folder, 130 interrupted (resume with --resume).
 """
@@ -17,8 +19,26 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from ..results.folder import RunFolder, RunFolderError
+from ..results.manifest import collect
+from . import grid
 from . import suites as S
+from .dask_executor import DaskExecutor
+from .harness import EXIT_INTERRUPTED, EXIT_USAGE, Run
+from .kernel_suite import parse_list
 
 SUITE_CHOICES = ("kernels", "train", "all")
 
@@ -69,8 +89,6 @@ def _usage(msg: str):
 
 
 def _parse_kernels(args):
-    from .kernels import parse_list
-
     try:
         sizes = parse_list(args.sizes, int)
         rates = parse_list(args.rates, float)
@@ -114,15 +132,6 @@ class BenchProgress:
     remaining. A task shared by two suites advances both of their bars."""
 
     def __init__(self, console, plan: dict, records: dict, kernels: tuple[int, int]):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
         self.console = console
         self.progress = Progress(
             TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
@@ -160,22 +169,15 @@ class BenchProgress:
         self.progress.stop()
 
 
-def run(args) -> int:
-    from rich.console import Console
-
-    from . import manifest as man
-    from . import plan as planner
-    from .harness import EXIT_INTERRUPTED, EXIT_USAGE, Run
-    from .runfolder import RunFolder, RunFolderError
-
+def run(args, report: Callable[[Path, Console], object] | None = None) -> int:
+    """Plan (or resume) and run; then `report(run_dir, console)` renders the finished run
+    (not called when the run was interrupted). Returns the exit code."""
     console = Console()
     jobs = _jobs(args)
     executor = timing_executor = None
     if args.timing_on_workers and args.executor != "dask":
         _usage("--timing-on-workers needs --executor dask")
     if args.executor == "dask":  # before anything is written: a bad address changes nothing
-        from .dask_executor import DaskExecutor
-
         try:
             executor = DaskExecutor(args.scheduler)
         except (ImportError, ValueError, ConnectionError) as exc:
@@ -186,7 +188,7 @@ def run(args) -> int:
                       f"{len(executor.workers())} workers, {jobs} threads")
         if args.timing_on_workers:  # one timing at a time, so timings do not disturb each other
             timing_executor = DaskExecutor(client=executor.client, jobs=1)
-    manifest = man.collect()
+    manifest = collect()
     if args.resume:
         folder = RunFolder(args.resume)
         try:
@@ -200,7 +202,7 @@ def run(args) -> int:
         names = select(args.suite, args.only)
         sizes, rates = _parse_kernels(args)
         with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
-        plan = planner.build(S.PROFILES[args.profile], names,
+        plan = grid.build(S.PROFILES[args.profile], names,
                              kernels={"sizes": sizes, "rates": rates, "torch": with_torch})
         folder = RunFolder.create(args.out)
         folder.write_manifest(manifest)
@@ -227,17 +229,8 @@ def run(args) -> int:
     code = runner.execute(progress, prof["kernel_args"])
     if code == EXIT_INTERRUPTED:
         return code
-    if k1 and folder.file("kernels.json").exists():
-        from ..report import kernels as kreport
-        from .runfolder import read_json
-
-        rows = kreport.rows_from_suite(kreport.load_suite(folder.file("kernels.json")))
-        first = read_json(folder.file("manifest.json"))  # the machine the run began on
-        folder.file("kernels.md").write_text(kreport.markdown(first, rows))
-    from ..report.command import render_and_write
-
-    # the terminal report, and RUN/report/{report.md, report.html, plots/}
-    render_and_write(folder.path, console)
+    if report is not None:  # kernels.md, the terminal report, RUN/report/
+        report(folder.path, console)
     failed = [r for r in runner.records.values() if r["status"] != "ok"]
     for r in failed:
         console.print(f"[red]failed task[/] {r['id']}: {r['error']}")

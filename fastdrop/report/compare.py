@@ -76,7 +76,7 @@ def _mean_sd(values) -> str:
 
 
 def _welch_significant(x, y) -> tuple[bool, float]:
-    from ..bench.stats import t_quantile
+    from ..results.stats import t_quantile
 
     vx, vy = statistics.variance(x) / len(x), statistics.variance(y) / len(y)
     se = math.sqrt(vx + vy)

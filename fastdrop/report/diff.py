@@ -17,9 +17,9 @@ are flagged in the report and kept out of every comparison.
 
 from __future__ import annotations
 
-from ..bench.stats import summary
-from ..bench.tables import best_val_test_accuracy
 from ..results.inference import Paired, binomial_halfwidth, paired
+from ..results.stats import summary
+from ..results.tables import best_val_test_accuracy
 
 COLLAPSE_SHARE = 0.9
 CHANCE_ACC = 0.12  # 10% + 2 binomial sd on 1000 test examples

@@ -57,7 +57,7 @@ def _anchor(text: str) -> str:
 
 def build(run, gpu, claim_list, plots) -> list:
     """Every block of the report, in order."""
-    from .gpu import comparison
+    from .gpu_table import comparison
 
     out = [H(1, f"fastdrop report: {run.path.name}", "top")]
     out.append(L(header_lines(run.results, run.manifest)))

@@ -16,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
-from ..bench.stats import steps_to_target
 from ..results.inference import welch_relative
+from ..results.stats import steps_to_target
 from . import diff as D
 from .claims.accuracy import PLACES
 from .claims.common import choose, distinct, rows_of

@@ -227,9 +227,9 @@ def _kernel_family(op: str) -> str | None:
 
 
 def kernel_view(manifest: dict, rows) -> TableView:
-    """K1 (fastdrop.report.kernels rows) as a TableView: the fastest implementation of each
+    """K1 (fastdrop.report.kernel_table rows) as a TableView: the fastest implementation of each
     pass (forward, backward) at each size and rate marked in Gelem/s and GB/s."""
-    from . import kernels as kreport
+    from . import kernel_table as kreport
 
     headers = list(kreport.COLUMNS)
     cols = [headers.index("Gelem/s"), headers.index("GB/s")]

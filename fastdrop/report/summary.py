@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..bench.runfolder import RunFolderError
+from ..results.folder import RunFolderError
 from .format import (  # noqa: F401  (re-exported: the summary's public names)
     DECIMALS,
     PERCENT,

@@ -102,7 +102,7 @@ def render_run(run, console, gpu=None, *, claims: bool = True) -> None:
     """Print the whole report of a loaded run: header, key findings, the claims at a
     glance, the training tables, the claims in full, then the kernel tables."""
     from .claims import check_all
-    from .gpu import comparison
+    from .gpu_table import comparison
 
     console.print(f"[bold]fastdrop report[/] {_esc(str(run.path))}")
     for line in header_lines(run.results, run.manifest):

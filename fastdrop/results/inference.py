@@ -22,7 +22,7 @@ import dataclasses
 import math
 import statistics
 
-from ..bench.stats import t_cdf, t_quantile
+from .stats import t_cdf, t_quantile
 
 ALPHA = 0.05
 Z975 = 1.959963984540054  # the standard normal's 97.5% quantile

@@ -12,11 +12,12 @@ import pytest
 import tiny_cli
 from rich.console import Console
 
-from fastdrop.bench import plan as planner
+from fastdrop.bench import grid as planner
 from fastdrop.bench.command import BenchProgress
 from fastdrop.bench.harness import EXIT_FAILED, EXIT_OK, Run
-from fastdrop.bench.runfolder import RESULTS_SCHEMA, RunFolder, read_json
 from fastdrop.report import summary
+from fastdrop.results.folder import RunFolder, read_json
+from fastdrop.results.schema import RESULTS_SCHEMA
 
 NAMES = [s.name for s in tiny_cli.CATALOG]
 

@@ -1,6 +1,6 @@
 """Synthetic run records with known effects, laid out by the real grid and pooled by the
-real table builder (fastdrop.bench.plan / tables): the claims see exactly what a run
-would give them, with effects we chose.
+real table builder (fastdrop.bench.grid, fastdrop.results.tables): the claims see exactly
+what a run would give them, with effects we chose.
 
     run = synthetic_run(effect)   # effect(config) -> dict of metric shifts for that arm
 
@@ -13,10 +13,10 @@ import dataclasses
 import random
 from pathlib import Path
 
-from fastdrop.bench import plan as planner
+from fastdrop.bench import grid as planner
 from fastdrop.bench import suites as S
-from fastdrop.bench.tables import build_tables
 from fastdrop.report.load import Run
+from fastdrop.results.tables import build_tables
 
 BASE = {"linear": 0.32, "mlp": 0.65, "selu_mlp": 0.62, "cnn": 0.92, "gru": 0.88,
         "lstm": 0.86}

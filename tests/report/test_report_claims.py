@@ -4,9 +4,9 @@ test_report_verdicts.py."""
 
 from pathlib import Path
 
-from fastdrop.bench.stats import summary
 from fastdrop.report import claims as C
 from fastdrop.report.load import Run
+from fastdrop.results.stats import summary
 
 
 def table(rows_by, rows):

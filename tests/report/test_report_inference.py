@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from fastdrop.bench.stats import t_cdf, t_quantile
 from fastdrop.results import inference as I
+from fastdrop.results.stats import t_cdf, t_quantile
 
 # (t, df, P(T <= t)) from any table of Student's t
 T_TABLE = [(2.228139, 10, 0.975), (1.812461, 10, 0.95), (3.169273, 10, 0.995),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import statistics
 
-from ...bench.stats import steps_to_target
 from ...results.inference import Paired, paired, sign_test, welch_relative
+from ...results.stats import steps_to_target
 from .. import diff as D
 from ..format import fmt_time
 from .common import Claim, choose, distinct, flag_collapsed, missing, paired_check, rows_of

@@ -1,14 +1,14 @@
 """The experiment grid `make bench` runs, table by table (the data is
 fastdrop/bench/suites.py, so the installed `fastdrop bench` has it too):
 
-    python bench/suites.py            # the quick profile
-    python bench/suites.py --full     # the full one
-    python bench/suites.py --full --estimate   # and how long it takes (see COSTS)
+    python bench/show_grid.py            # the quick profile
+    python bench/show_grid.py --full     # the full one
+    python bench/show_grid.py --full --estimate   # and how long it takes (see COSTS)
 """
 
 import sys
 
-from fastdrop.bench import plan as planner
+from fastdrop.bench import grid
 from fastdrop.bench import suites as S
 
 # Measured CPU seconds (time.thread_time) of one 6000-step training task with its
@@ -50,7 +50,7 @@ def estimate(plan: dict, profile) -> dict:
 
 def main(argv) -> None:
     profile = S.PROFILES["full" if "--full" in argv else "quick"]
-    plan = planner.build(profile, S.TRAIN_SUITES)
+    plan = grid.build(profile, S.TRAIN_SUITES)
     print(f"profile {profile.name}: {profile.seeds} seeds, {profile.steps} steps, evaluation "
           f"every {profile.eval_every} steps")
     for name, spec in plan["suites"].items():

@@ -11,6 +11,7 @@ Renderers (fastdrop.report) print these; nothing here formats text.
 
 from __future__ import annotations
 
+from ..spec import p_hat
 from .stats import steps_to_target, summary
 
 # key -> (column label, kind, what it is)
@@ -59,8 +60,6 @@ def _per_run(key: str, rec: dict, target, step_median):
     if key == "es_test_accuracy":
         return best_val_test_accuracy(rec.get("history"))
     if key == "expected_active":
-        from ..spec import p_hat
-
         units = m.get("units")
         return None if units is None else (1.0 - p_hat(rec["config"]["dropout"])) * units
     if key in ("steps_to_target", "time_to_target"):
@@ -85,7 +84,7 @@ def best_val_test_accuracy(history):
 
 
 def build_table(spec: dict, records: dict) -> dict:
-    """One suite's table from its plan entry (fastdrop.bench.plan) and the records by id."""
+    """One suite's table from its plan entry (fastdrop.bench.grid) and the records by id."""
     rows = []
     complete = True
     for point in spec["points"]:

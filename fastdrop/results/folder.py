@@ -2,7 +2,7 @@
 lost to Ctrl-C or a killed process.
 
     reports/runs/<timestamp>/
-      manifest.json       the machine and versions (fastdrop.bench.manifest), resumes added
+      manifest.json       the machine and versions (fastdrop.results.manifest), resumes added
       plan.json           what this run does: profile, suites, every task and its payload
       tasks/<id>.json     one record per finished task (training, probe or timing)
       timings/<id>.json   pyperf's file of each training-step timing task
@@ -23,9 +23,7 @@ import json
 import os
 from pathlib import Path
 
-PLAN_SCHEMA = "fastdrop.bench.plan/1"
-RECORD_SCHEMA = "fastdrop.bench.task/1"
-RESULTS_SCHEMA = "fastdrop.bench.results/1"
+from .schema import PLAN_SCHEMA, RECORD_SCHEMA
 
 
 class RunFolderError(ValueError):

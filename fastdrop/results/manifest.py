@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform
 import shutil
@@ -12,7 +11,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-SCHEMA = "fastdrop.manifest/1"
+from .schema import MANIFEST_SCHEMA
+
 PACKAGES = ("fastdrop", "numpy", "numba", "llvmlite", "numba-cuda", "pyperf", "rich", "mnist1d",
             "matplotlib", "torch")
 
@@ -37,9 +37,11 @@ def _memory_gib() -> float | None:
     return None
 
 
-def _versions() -> dict[str, str | None]:
+def versions(packages=PACKAGES) -> dict[str, str | None]:
+    """The installed version of each package (None where it is not installed): the one
+    place fastdrop asks for versions (the run manifest, bench/gpu.py, the trainer)."""
     out = {}
-    for name in PACKAGES:
+    for name in packages:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -94,7 +96,7 @@ def collect(threads: int | None = None) -> dict:
     except AttributeError:
         affinity = os.cpu_count()
     return {
-        "schema": SCHEMA,
+        "schema": MANIFEST_SCHEMA,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "git_commit": _git_commit(),
@@ -109,33 +111,8 @@ def collect(threads: int | None = None) -> dict:
             "gpu": gpu_info(),
         },
         "python": platform.python_version(),
-        "versions": _versions(),
+        "versions": versions(),
         "environment": {k: os.environ[k] for k in (
             "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_ENABLE_CUDASIM",
             "CUDA_VISIBLE_DEVICES") if k in os.environ},
     }
-
-
-def print_manifest(args) -> int:
-    """`fastdrop env`: the manifest as a table (or JSON with --json)."""
-    man = collect()
-    if getattr(args, "json", False):
-        print(json.dumps(man, indent=2))
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="fastdrop env", show_header=False)
-    table.add_column("key", style="bold")
-    table.add_column("value")
-    for key, value in man["machine"].items():
-        if key == "gpu":
-            value = "none" if not value else "; ".join(
-                f"{g['name']} (driver {g['driver']}, SM {g['sm_clock_mhz']} MHz)" for g in value)
-        table.add_row(key, str(value))
-    table.add_row("python", man["python"])
-    for name, ver in man["versions"].items():
-        table.add_row(name, ver or "not installed")
-    table.add_row("git commit", str(man["git_commit"]))
-    Console().print(table)
-    return 0

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from fastdrop.bench.runfolder import RECORD_SCHEMA, RunFolder, RunFolderError, read_json, write_json
+from fastdrop.results.folder import RunFolder, RunFolderError, read_json, write_json
+from fastdrop.results.schema import RECORD_SCHEMA
 
 
 def test_write_json_is_atomic_and_leaves_no_temp(tmp_path):
