@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
+
 
 def _cmd_train(args) -> int:
     from .train.command import run
@@ -126,12 +128,12 @@ def main(argv=None) -> int:
         return 0
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

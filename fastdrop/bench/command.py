@@ -32,12 +32,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ..atomic import WriteError
+from ..exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from ..results.folder import RunFolder, RunFolderError
 from ..results.manifest import collect
 from . import grid
 from . import suites as S
 from .dask_executor import DaskExecutor
-from .harness import EXIT_INTERRUPTED, EXIT_USAGE, Run
+from .harness import Run
 from .kernel_suite import parse_list
 
 SUITE_CHOICES = ("kernels", "train", "all")
@@ -84,8 +86,23 @@ def add_arguments(p) -> None:
                    help="leave PyTorch out even when it is installed")
 
 
+class UsageExit(SystemExit):
+    """A refused option: exit code 2 (SystemExit("text") would exit 1); str() is the
+    message, which _usage has printed on stderr."""
+
+    def __init__(self, message: str):
+        super().__init__(EXIT_USAGE)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def _usage(msg: str):
-    raise SystemExit(f"fastdrop bench: {msg}")
+    """Refuse a bad option before anything is written: the message on stderr, exit 2."""
+    message = f"fastdrop bench: {msg}"
+    print(message, file=sys.stderr)
+    raise UsageExit(message)
 
 
 def _parse_kernels(args):
@@ -189,29 +206,37 @@ def run(args, report: Callable[[Path, Console], object] | None = None) -> int:
         if args.timing_on_workers:  # one timing at a time, so timings do not disturb each other
             timing_executor = DaskExecutor(client=executor.client, jobs=1)
     manifest = collect()
-    if args.resume:
-        folder = RunFolder(args.resume)
-        try:
-            plan = folder.read_plan()
+    try:
+        if args.resume:
+            folder = RunFolder(args.resume)
+            try:
+                plan = folder.read_plan()
+            except RunFolderError as exc:
+                print(f"fastdrop bench --resume: {exc}", file=sys.stderr)
+                return EXIT_USAGE
             folder.add_resume(manifest)
-        except RunFolderError as exc:
-            print(f"fastdrop bench --resume: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        verb = "resuming"
-    else:
-        names = select(args.suite, args.only)
-        sizes, rates = _parse_kernels(args)
-        with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
-        plan = grid.build(S.PROFILES[args.profile], names,
-                             kernels={"sizes": sizes, "rates": rates, "torch": with_torch})
-        folder = RunFolder.create(args.out)
-        folder.write_manifest(manifest)
-        folder.write_plan(plan)
-        verb = "new run"
+            verb = "resuming"
+        else:
+            names = select(args.suite, args.only)
+            sizes, rates = _parse_kernels(args)
+            with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
+            plan = grid.build(S.PROFILES[args.profile], names,
+                              kernels={"sizes": sizes, "rates": rates, "torch": with_torch})
+            folder = RunFolder.create(args.out)
+            folder.write_manifest(manifest)
+            folder.write_plan(plan)
+            verb = "new run"
+        runner = Run(folder, plan, console, jobs=jobs, retry_failed=args.retry_failed,
+                     executor=executor, timing_executor=timing_executor)
+        notes = runner.load_finished()
+    except WriteError as exc:  # nothing has run: the one line says what could not be written
+        print(f"fastdrop bench: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except RunFolderError as exc:  # manifest.json of the run to resume is damaged
+        print(f"fastdrop bench --resume: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     prof = plan["profile"]
-    runner = Run(folder, plan, console, jobs=jobs, retry_failed=args.retry_failed,
-                 executor=executor, timing_executor=timing_executor)
-    for note in runner.load_finished():
+    for note in notes:
         console.print(f"[red]{note}[/]")
     k1 = plan["suites"].get(S.KERNELS)
     status = runner.kernel_status() or {"of": 0, "benchmarks": 0}
@@ -227,7 +252,7 @@ def run(args, report: Callable[[Path, Console], object] | None = None) -> int:
         console.print("torch not installed (or --no-torch): no torch peers in K1")
     progress = BenchProgress(console, plan, runner.records, (k_total, k_done))
     code = runner.execute(progress, prof["kernel_args"])
-    if code == EXIT_INTERRUPTED:
+    if code == EXIT_INTERRUPTED or runner.write_error:
         return code
     if report is not None:  # kernels.md, the terminal report, RUN/report/
         report(folder.path, console)

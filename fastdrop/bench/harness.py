@@ -19,12 +19,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numba
 
+from ..atomic import WriteError
+from ..exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ..results import pyperf_files
 from ..results.consolidate import consolidate, write_results
 from ..results.folder import RunFolder, RunFolderError
@@ -39,7 +42,6 @@ from .tasks import inherit_args
 # rough relative cost of one training step, for longest-first scheduling only
 STEP_COST = {"linear": 0.2, "mlp": 1.0, "selu_mlp": 1.5, "cnn": 4.0, "gru": 12.0,
              "lstm": 18.0}
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _cost(task: dict) -> float:
@@ -66,6 +68,38 @@ def kernel_names_done(folder: RunFolder) -> set[str]:
     return pyperf_files.benchmark_names(folder.file("kernels.json"))
 
 
+class KernelWatch(threading.Thread):
+    """Calls advance(name) as each benchmark lands in kernels.json: progress from the run's
+    own record (pyperf appends each benchmark as it finishes), not from pyperf's printed
+    text. pyperf rewrites the file in place, so a read that catches it half written is
+    skipped and the next poll sees it whole."""
+
+    def __init__(self, path: Path, done: set[str], advance: Callable[[str], None],
+                 every_s: float = 0.5):
+        super().__init__(daemon=True)
+        self.path, self.seen, self.advance, self.every_s = path, set(done), advance, every_s
+        self._done = threading.Event()
+
+    def poll(self) -> None:
+        try:
+            names = pyperf_files.benchmark_names(self.path)
+        except RunFolderError:
+            return
+        for name in sorted(names - self.seen):
+            self.seen.add(name)
+            self.advance(name)
+
+    def run(self) -> None:
+        while not self._done.wait(self.every_s):
+            self.poll()
+
+    def stop(self) -> None:
+        """Stop polling, then count what the file holds now."""
+        self._done.set()
+        self.join()
+        self.poll()
+
+
 def run_kernels(folder: RunFolder, spec: dict, profile_args, console,
                 advance: Callable[[str], None]) -> tuple[bool, list[str]]:
     """Check, then time the kernel cases not yet in kernels.json. Returns (ok, warnings)."""
@@ -86,18 +120,19 @@ def run_kernels(folder: RunFolder, spec: dict, profile_args, console,
         lines = []
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, bufsize=1)
+        watch = KernelWatch(result, done, advance)
+        watch.start()
         try:
-            for line in proc.stdout:
-                line = line.rstrip()
-                if ": Mean +- std dev:" in line:
-                    advance(line.split(":")[0])
-                elif line.strip():
-                    lines.append(line)
+            for line in proc.stdout:  # kept for pyperf's warnings and a failure's tail
+                if line.strip():
+                    lines.append(line.rstrip())
             proc.wait()
         except BaseException:
             proc.terminate()
             proc.wait()
             raise
+        finally:
+            watch.stop()
     if proc.returncode != 0:
         console.print("\n".join(lines[-30:]))
         console.print(f"[red]K1: pyperf exited with {proc.returncode}; finished benchmarks "
@@ -123,6 +158,7 @@ class Run:
         self.timing_executor = timing_executor
         self.records: dict[str, dict] = {}
         self.kernels_ok, self.kernel_warnings = True, []  # K1's pyperf run, if it ran
+        self.write_error: WriteError | None = None  # the file that could not be written
 
     # -- what is left to do ------------------------------------------------------------
     def load_finished(self) -> list[str]:
@@ -194,20 +230,44 @@ class Run:
                 load_mnist1d(c.train_size, c.effective_val_size, seed=c.data_seed,
                              cache=c.cache_dir)
 
+    def _adopt_written(self) -> None:
+        """Take in the records on disk that self.records lacks: an interrupt can land
+        between writing a record and noting it here, and the disk is what a resume reads."""
+        missing = [t["id"] for t in self.plan["tasks"] if t["id"] not in self.records]
+        found, _ = self.folder.scan(missing)
+        self.records.update(found)
+
     def execute(self, progress, kernel_args) -> int:
-        """Run everything not finished; returns the exit code."""
+        """Run everything not finished; returns the exit code. A file that cannot be
+        written (disk full, read-only folder) stops the run: one line names it and the
+        cause, the records already written stay, and --resume finishes the run."""
         old = signal.signal(signal.SIGTERM, _sigterm)
         interrupted = False
         try:
             self._execute(progress, kernel_args)
         except KeyboardInterrupt:
             interrupted = True
+        except WriteError as exc:
+            self.write_error = exc
         finally:
             signal.signal(signal.SIGTERM, old)
             progress.stop()
-        kernels = self.kernel_status()
-        results = consolidate(self.plan, self.records, kernels)
-        write_results(self.folder, results)
+        if interrupted or self.write_error:
+            self._adopt_written()
+        if self.write_error is None:
+            kernels = self.kernel_status()
+            results = consolidate(self.plan, self.records, kernels)
+            try:
+                write_results(self.folder, results)
+            except WriteError as exc:
+                self.write_error = exc
+        if self.write_error is not None:
+            self.console.print(
+                f"fastdrop bench: {self.write_error}; {len(self.records)} of "
+                f"{len(self.plan['tasks'])} tasks are recorded in {self.folder.path}; once it "
+                f"can be written, finish with: fastdrop bench --resume {self.folder.path}",
+                style="red", markup=False, highlight=False, soft_wrap=True)
+            return EXIT_FAILED
         if interrupted:
             self.console.print(
                 f"[yellow]interrupted: {results['counts']['ok'] + results['counts']['failed']}"

@@ -15,7 +15,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pyperf
+
+from .. import keep_mask
 from ..results.manifest import collect
+from ..train.config import TrainConfig
+from ..train.threads import set_threads
+from ..train.trainer import build, train
 
 # pyperf workers get a filtered environment: these pass through (DESIGN.md)
 INHERIT = ("NUMBA_NUM_THREADS", "NUMBA_CACHE_DIR", "NUMBA_ENABLE_CUDASIM",
@@ -32,21 +39,12 @@ def inherit_args() -> list[str]:
 
 def train_task(payload: dict) -> dict:
     """One training run: the trainer's result dict."""
-    from ..train.trainer import train
-
     return {"result": train(payload["config"])}
 
 
 def probe_task(payload: dict) -> dict:
     """T7: the model's parameter count, the units at its dropout sites and how many of them
     one training-mode forward pass over the test set keeps (per example)."""
-    import numpy as np
-
-    import fastdrop as fd
-
-    from ..train.config import TrainConfig
-    from ..train.trainer import build, set_threads
-
     cfg = TrainConfig.from_dict(payload["config"])
     if cfg.variant not in ("inverted", "standard"):
         raise ValueError(f"the probe counts element masks: variant {cfg.variant!r} is not one")
@@ -69,7 +67,7 @@ def probe_task(payload: dict) -> dict:
         for site, shape in seen:
             # the site's keep mask at offset 0 (SPEC.md: a pure function of seed, offset, p)
             n = int(np.prod(shape))
-            mask = fd.keep_mask(n, site.p, seed=site.seed, offset=0)
+            mask = keep_mask(n, site.p, seed=site.seed, offset=0)
             kept += int(np.unpackbits(mask, count=n, bitorder="little").sum())
     return {"parameters": model.num_parameters, "units": units, "examples": len(x),
             "active_units": kept / len(x), "sites": len(seen)}
@@ -88,8 +86,6 @@ def _recorder(site, seen):
 def timing_task(payload: dict) -> dict:
     """pyperf times one training step of a config (fastdrop.bench.train_timing in its own
     processes); returns pyperf's JSON and the values."""
-    import pyperf
-
     with tempfile.TemporaryDirectory(prefix="fastdrop-timing-") as tmp:
         out = Path(tmp) / "timing.json"
         cmd = [sys.executable, "-m", "fastdrop.bench.train_timing",

@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from ..exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from ..results import pyperf_files
 from ..results.folder import read_json
 from . import compare, document, html, kernel_table, markdown, plots
@@ -53,7 +54,7 @@ def add_compare_arguments(p) -> None:
 
 def _err(msg: str) -> int:
     print(msg, file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 def parse_formats(text: str) -> list[str]:
@@ -88,7 +89,7 @@ def render_and_write(run_dir, console=None, *, formats=FORMATS, out=None, gpu=No
         run = load_run(run_dir)
     except ReportError as exc:
         console.print(f"[red]{escape(str(exc))}[/]", highlight=False)
-        return 2
+        return EXIT_USAGE
     return _render(run, console, formats, out, gpu)
 
 
@@ -104,14 +105,14 @@ def _render(run, console, formats, out, gpu) -> int:
         except OSError as exc:
             console.print(f"[red]cannot write the report to {escape(str(out))}: "
                           f"{escape(str(exc))}[/]", highlight=False)
-            return 2
+            return EXIT_USAGE
         for p in written:
             if p.suffix in (".md", ".html"):
                 console.print(f"wrote {p}", highlight=False, soft_wrap=True)
         n_plots = sum(p.suffix == ".svg" for p in written)
         console.print(f"wrote {n_plots} plots (SVG and PNG) to {out / 'plots'}",
                       highlight=False, soft_wrap=True)
-    return 0
+    return EXIT_OK
 
 
 def write_kernel_markdown(run_dir) -> Path | None:
@@ -151,4 +152,4 @@ def run_compare(args) -> int:
     except (ValueError, ReportError) as exc:
         return _err(f"fastdrop compare: {exc}")
     compare.render(Console(), cmp)
-    return 1 if cmp.regressions else 0
+    return EXIT_FAILED if cmp.regressions else EXIT_OK

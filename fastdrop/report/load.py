@@ -43,8 +43,8 @@ class ReportError(ValueError):
         super().__init__(f"{path}: {what}")
 
 
-def _from_harness(exc: RunFolderError) -> ReportError:
-    """The harness's error about a run-folder file, as the report's."""
+def _from_folder(exc: RunFolderError) -> ReportError:
+    """fastdrop.results' error about a run-folder file, as the report's."""
     path = getattr(exc, "path", None)
     text = str(exc)
     if path is not None and text.startswith(f"{path}: "):
@@ -85,7 +85,7 @@ def read(path: Path, schema: str | None = None):
     try:
         obj = read_json(path)
     except RunFolderError as exc:
-        raise _from_harness(exc) from exc
+        raise _from_folder(exc) from exc
     if schema is not None:
         check_schema(path, obj, schema)
     return obj
@@ -320,7 +320,7 @@ def pyperf_suites(run: Run) -> dict:
         try:
             suite = pyperf_files.load_suite(path)
         except RunFolderError as exc:
-            raise _from_harness(exc) from exc
+            raise _from_folder(exc) from exc
         for bench in suite.get_benchmarks():
             out[bench.get_name()] = bench
     return out

@@ -1,6 +1,6 @@
 """The hand-off between the benchmarks and the report: what a run leaves on disk.
 
-    folder.py        the run folder: atomic writes, task records on disk, plan, manifest
+    folder.py        the run folder: paths, task records, plan, manifest (atomic writes)
     schema.py        the schema string of every file fastdrop writes
     manifest.py      the machine and package versions recorded with a run
     records.py       the record of one finished task (tasks/<id>.json)

@@ -8,13 +8,12 @@ import platform
 import shutil
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
-from .schema import MANIFEST_SCHEMA
+import numba
 
-PACKAGES = ("fastdrop", "numpy", "numba", "llvmlite", "numba-cuda", "pyperf", "rich", "mnist1d",
-            "matplotlib", "torch")
+from ..versions import versions
+from .schema import MANIFEST_SCHEMA
 
 
 def _cpu_model() -> str:
@@ -35,18 +34,6 @@ def _memory_gib() -> float | None:
     except OSError:
         pass
     return None
-
-
-def versions(packages=PACKAGES) -> dict[str, str | None]:
-    """The installed version of each package (None where it is not installed): the one
-    place fastdrop asks for versions (the run manifest, bench/gpu.py, the trainer)."""
-    out = {}
-    for name in packages:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def _git_commit() -> str | None:
@@ -88,8 +75,6 @@ def gpu_info() -> list[dict] | None:
 def collect(threads: int | None = None) -> dict:
     """The manifest of this machine and process (numba's thread count unless given)."""
     if threads is None:
-        import numba
-
         threads = numba.get_num_threads()
     try:
         affinity = len(os.sched_getaffinity(0))

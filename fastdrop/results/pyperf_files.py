@@ -1,8 +1,5 @@
 """pyperf's result files in a run folder: kernels.json (K1), timings/<id>.json and
 train-timing.json. Read and merged here; what the numbers mean is the report's business.
-
-pyperf is imported inside the functions: importing fastdrop.results stays cheap for the
-commands that never read a timing.
 """
 
 from __future__ import annotations
@@ -10,14 +7,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pyperf
+
+from ..atomic import WriteError
 from .folder import RunFolderError
 
 
 def load_suite(path):
     """The pyperf BenchmarkSuite in `path`; RunFolderError naming the file when it is
     missing or not a readable pyperf file."""
-    import pyperf
-
     path = Path(path)
     if not path.exists():
         raise RunFolderError(path, "no such result file")
@@ -36,9 +34,7 @@ def benchmark_names(path) -> set[str]:
 
 def merge(paths, out) -> None:
     """Every benchmark of `paths` in one pyperf file `out`, replaced atomically (python -m
-    pyperf compare_to reads it)."""
-    import pyperf
-
+    pyperf compare_to reads it); WriteError naming `out` when it cannot be written."""
     benches = []
     for path in paths:
         benches.extend(load_suite(path).get_benchmarks())
@@ -47,5 +43,7 @@ def merge(paths, out) -> None:
     try:
         pyperf.BenchmarkSuite(benches).dump(str(tmp), replace=True)
         os.replace(tmp, out)
+    except OSError as exc:
+        raise WriteError(out, exc) from exc
     finally:
         tmp.unlink(missing_ok=True)

@@ -14,8 +14,9 @@ from rich.console import Console
 
 from fastdrop.bench import grid as planner
 from fastdrop.bench.command import BenchProgress
-from fastdrop.bench.harness import EXIT_FAILED, EXIT_OK, Run
-from fastdrop.report import summary
+from fastdrop.bench.harness import Run
+from fastdrop.exitcodes import EXIT_FAILED, EXIT_OK
+from fastdrop.report.command import render_and_write
 from fastdrop.results.folder import RunFolder, read_json
 from fastdrop.results.schema import RESULTS_SCHEMA
 
@@ -91,7 +92,7 @@ def test_results_json_holds_records_and_tables(finished):
 def test_summary_renders_every_table(finished):
     folder, _, _, _ = finished
     console = Console(file=io.StringIO(), width=160)
-    assert summary.render(folder.path, console) == 0
+    assert render_and_write(folder.path, console, formats=("term",)) == 0
     text = console.file.getvalue()
     for name in NAMES:
         assert f"{name}  " in text

@@ -161,7 +161,8 @@ def test_timing_on_workers_records_the_worker_machine(tmp_path, monkeypatch):
 
     from fastdrop.bench import grid as planner
     from fastdrop.bench.command import BenchProgress
-    from fastdrop.bench.harness import EXIT_OK, Run
+    from fastdrop.bench.harness import Run
+    from fastdrop.exitcodes import EXIT_OK
     from fastdrop.results.folder import RunFolder
     from fastdrop.train.data import load_mnist1d
 
