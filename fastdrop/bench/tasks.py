@@ -114,7 +114,8 @@ def cost_task(payload: dict) -> dict:
     interleaved in this one warm process, one thread (fastdrop.bench.train_timing)."""
     cfg = payload["config"]
     set_threads(1)
-    data = load_mnist1d(cfg["train_size"], 0, seed=cfg["data_seed"], cache=cfg["cache_dir"],
+    val = TrainConfig.from_dict(cfg).effective_val_size  # the set the harness warmed
+    data = load_mnist1d(cfg["train_size"], val, seed=cfg["data_seed"], cache=cfg["cache_dir"],
                         dtype=cfg["dtype"])
     base = {**cfg, "dropout": 0.0, "variant": "inverted"}
     arms = {"p": TrainArm(cfg, data), "0": TrainArm(base, data),
