@@ -38,7 +38,8 @@ def test_fused_model_equals_unfused_bit_for_bit(name, variant, store_mask):
     y = rng.integers(0, 10, 16)
     kw = dict(dropout=0.3, variant=variant, seed=5, store_mask=store_mask)
     fused, plain = build_model(name, fused=True, **kw), build_model(name, fused=False, **kw)
-    assert len(fused.root.layers) < len(plain.root.layers)  # something was fused
+    if variant != "dropconnect":  # DropConnect sites drop weights: nothing to fuse
+        assert len(fused.root.layers) < len(plain.root.layers)
     assert fused.train_seeds == plain.train_seeds
     for (lf, gf), (lp, gp) in zip(_steps(fused, x, y), _steps(plain, x, y), strict=True):
         np.testing.assert_array_equal(lf, lp)
