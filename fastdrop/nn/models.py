@@ -29,8 +29,8 @@ what a site does:
 
 Every stochastic site gets its own seed, derived from the run seed (see `derive_seed`).
 
-fused=True (the default) builds each weight layer with the activation and dropout that
-follow it fused into it (dense.py, fused.py); fused=False builds the same network as
+fused=True (the default) builds each weight layer that is followed by an activation and a
+dropout site with both fused into it (dense.py, fused.py); fused=False builds the same network as
 separate Linear/Conv1d, ReLU/SELU and Dropout layers, the reference: same parameters,
 same seeds, the same outputs and gradients bit for bit.
 """
