@@ -40,7 +40,8 @@ def dropout(
             be.kernels.inference(x_flat, y_flat, plan)
         else:
             be.kernels.forward(x_flat, y_flat, mask, plan)
-        be.finish(y, y_flat)
+        if out is not None:  # without out, y_flat is a view of y: nothing to copy
+            be.finish(y, y_flat)
     return y, mask
 
 
@@ -64,7 +65,8 @@ def dropout_backward(
     dx, dx_flat = be.output(out, dy)
     if plan.n:
         be.kernels.backward(be.flat(dy), dx_flat, mask, plan)
-        be.finish(dx, dx_flat)
+        if out is not None:
+            be.finish(dx, dx_flat)
     return dx
 
 
