@@ -328,9 +328,11 @@ def main() -> None:
         bench = runner.bench_time_func(case.name, case.time, metadata=case.metadata(threads))
         companion = case.companion(bench.get_nvalue() if bench else 0, threads)
         if companion is not None:
-            best = min(companion.get_values())
-            print(f"{case.ceiling_name}: best {best * 1e6:.1f} us "
-                  f"({case.n / best / 1e9:.3f} Gelem/s)", flush=True)
+            # pyperf's own result line (the harness counts these for its progress), + best
+            values, fmt = companion.get_values(), companion.format_value
+            spread = companion.stdev() if len(values) > 1 else 0.0
+            print(f"{case.ceiling_name}: Mean +- std dev: {fmt(companion.mean())} +- "
+                  f"{fmt(spread)}; best {fmt(min(values))}", flush=True)
             if out:
                 pyperf.add_runs(out, companion)
         # every case runs in this process, one after the other: free its arrays
