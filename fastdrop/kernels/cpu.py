@@ -30,7 +30,18 @@ import numpy as np
 from numba import njit, prange
 
 from .. import spec
-from ._numba_ext import AFFINE, COPY, M32, SCALE, U64, keep_byte, philox_lazy, prefetch, select8
+from ._numba_ext import (
+    AFFINE,
+    COPY,
+    M32,
+    SCALE,
+    U64,
+    keep_byte,
+    philox_lazy,
+    prefer_512,
+    prefetch,
+    select8,
+)
 
 if sys.byteorder != "little":  # the uint16 view of the Philox words assumes it
     raise ImportError("fastdrop's cpu kernels need a little-endian machine; use backend='numpy'")
@@ -137,6 +148,7 @@ def _masked_body(x, y, mask, store_mask, mode, t, a, b, other, key0, key1, off0,
     t32 = np.int32(t)
     line = 64 // x.itemsize  # elements per cache line
     for blk in prange(nblk):
+        prefer_512()  # zmm for the Philox loop where AVX-512 exists (in the parfor's function)
         w64 = w64s[blk]
         u16 = w64.view(np.uint16)
         for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
@@ -181,6 +193,7 @@ def _mask_only_body(mask, nbits, t, key0, key1, off0, off1, w64s):
     nblk = min(w64s.shape[0], nchunks)
     t32 = np.int32(t)
     for blk in prange(nblk):
+        prefer_512()
         w64 = w64s[blk]
         u16 = w64.view(np.uint16)
         for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
