@@ -363,8 +363,9 @@ def _elementwise(x, y, mask, store_mask: bool, plan: Plan, backward: bool) -> No
     else:
         mode, s, other = SCALE, plan.scale, plan.zero
     n = x.size
-    _kernel("masked", n)(x, y, mask if store_mask else _NO_MASK, store_mask, mode, plan.t, s,
-                         plan.alpha_b, other, *_keys(plan), _scratch(n))
+    kernel = _masked_body if n < SERIAL_BELOW else _masked_par  # _kernel("masked", n), inline
+    kernel(x, y, mask if store_mask else _NO_MASK, store_mask, mode, plan.t, s, plan.alpha_b,
+           other, plan.k0, plan.k1, plan.o0, plan.o1, _scratch(n))
 
 
 # --- the kernel interface shared with reference.py and cuda.py ------------------------------

@@ -83,7 +83,8 @@ def _shape_part(shape: tuple, dtype, p: float, variant: str) -> tuple:
 
 def make_plan(shape, dtype, p: float, seed: int, offset: int, variant: str) -> Plan:
     """Constants for one call; inputs are already validated."""
-    return _new_plan(Plan, (*_shape_part(tuple(shape), dtype, p, variant),
+    shape = shape if type(shape) is tuple else tuple(shape)
+    return _new_plan(Plan, (*_shape_part(shape, dtype, p, variant),
                             seed & _M32, seed >> 32, offset & _M32, offset >> 32))
 
 
