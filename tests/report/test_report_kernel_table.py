@@ -3,7 +3,7 @@ the ceiling timed beside it, faults flagged, thread scaling with its range."""
 
 import pyperf
 
-from fastdrop.report import kernels as K
+from fastdrop.report import kernel_table as K
 
 
 def bench(name, impl, op, n, values, p=None, threads=2, beside=None, mask=0.125):

@@ -2,7 +2,7 @@
 
 Run as a pyperf script, in one process (the ceiling is interleaved with each kernel):
 
-    python -m fastdrop.bench.kernels --in-process --sizes 10,13,16,20,23,26 -o out.json
+    python -m fastdrop.bench.kernel_suite --in-process --sizes 10,13,16,20,23,26 -o out.json
 
 `fastdrop bench kernels` runs it in a subprocess, after `verify()` has checked every
 fastdrop kernel against the numpy reference at the timed sizes, and renders the result.
@@ -302,7 +302,7 @@ def main() -> None:
 
     # workers run this module with -m, so its package-relative imports work there too
     runner = pyperf.Runner(add_cmdline_args=forward_args,
-                           program_args=("-m", "fastdrop.bench.kernels"))
+                           program_args=("-m", "fastdrop.bench.kernel_suite"))
     runner.argparser.add_argument("--sizes", default=DEFAULT_SIZES,
                                   help=f"log2 of the array sizes (default {DEFAULT_SIZES})")
     runner.argparser.add_argument("--rates", default="0.1,0.5,0.9", help="dropout rates")
