@@ -52,7 +52,9 @@ class Dropout(torch.nn.Module):
         if not self.training:
             return dropout(x, self.p, False, seed=0, variant=self.variant)
         y = self._drop(self._batched(x))
-        self.offset.add_(1)  # int64 wraps like the uint64 it holds
+        # A new tensor, not add_: under torch.compile the backward may re-read the tensor the
+        # forward used (AOTAutograd recomputes the saved clone), which must not change.
+        self.offset = self.offset + 1  # int64 wraps like the uint64 it holds
         return y.view(x.shape) if y.dim() != x.dim() else y
 
     def _drop(self, x: Tensor) -> Tensor:
