@@ -34,11 +34,16 @@ def dropout(
     ops.check_tensor(x)
     if not training:
         return ops.inference(x, p, variant)
+    # torch.compile sees the registered op; torch.func transforms a Function of the form
+    # they take; plain eager calls the cheaper Function (ops.py says why). Same kernels.
     if torch.compiler.is_compiling():
         seed_t, offset_t = _state_tensor("seed", seed), _state_tensor("offset", offset)
         y, _ = ops.dropout_op(x, seed_t, offset_t, p, variant, store_mask)
         return x.copy_(y) if inplace else y
     seed, offset = ops.state_word("seed", seed), ops.state_word("offset", offset)
+    if torch._C._are_functorch_transforms_active():
+        y = ops.TransformDropout.apply(x, p, seed, offset, variant, store_mask)[0]
+        return x.copy_(y) if inplace else y
     return ops.EagerDropout.apply(x, p, seed, offset, variant, store_mask, inplace)[0]
 
 

@@ -51,17 +51,25 @@ class Dropout(torch.nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if not self.training:
             return dropout(x, self.p, False, seed=0, variant=self.variant)
-        y = self._drop(self._batched(x))
-        # A new tensor, not add_: under torch.compile the backward may re-read the tensor the
-        # forward used (AOTAutograd recomputes the saved clone), which must not change.
-        self.offset = self.offset + 1  # int64 wraps like the uint64 it holds
-        return y.view(x.shape) if y.dim() != x.dim() else y
+        xb = self._batched(x)
+        if torch.compiler.is_compiling():
+            # The buffers go in as tensors (no guard on their values), and the offset is
+            # advanced into a new tensor: AOTAutograd may re-read the one the forward used
+            # in the backward (it recomputes the op's saved clone), so it must not change.
+            y = self._call(xb, self.seed, self.offset)
+            self.offset = self.offset + 1
+        elif torch._C._are_functorch_transforms_active():
+            y = self._call(xb, ops.to_u64(self.seed), ops.to_u64(self.offset))
+            self.offset.add_(1)
+        else:  # the common case: p and variant were checked in __init__
+            ops.check_tensor(xb)
+            y = ops.EagerDropout.apply(xb, self.p, ops.to_u64(self.seed),
+                                       ops.to_u64(self.offset), self.variant,
+                                       self.store_mask, self.inplace)[0]
+            self.offset.add_(1)  # int64 wraps like the uint64 it holds
+        return y if xb is x else y.view(x.shape)
 
-    def _drop(self, x: Tensor) -> Tensor:
-        if torch.compiler.is_compiling():  # the buffers go in as tensors: no guard on them
-            seed, offset = self.seed, self.offset
-        else:
-            seed, offset = ops.to_u64(self.seed), ops.to_u64(self.offset)
+    def _call(self, x, seed, offset):
         return dropout(x, self.p, True, seed=seed, offset=offset, variant=self.variant,
                        store_mask=self.store_mask, inplace=self.inplace)
 

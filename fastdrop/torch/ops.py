@@ -4,8 +4,8 @@
 torch.library.custom_op, each with an autograd formula and a fake (meta) implementation:
 torch.compile sees one opaque op (no graph break), gradcheck and double backward work.
 In eager mode the same kernels run through a torch.autograd.Function instead, because a
-custom_op call costs about 13 us of Python dispatch (26 us with autograd) against 6 us for
-a Function, as much as the kernel itself on a 100 x 100 tensor (NOTES.md).
+custom_op call costs about 13 us of Python dispatch (26 us with autograd) against about 7 us
+for a Function, as much as the kernel itself on a 100 x 100 tensor (NOTES.md).
 
 Tensors reach the kernels without a copy: CPU tensors as numpy views (`.numpy()` of the
 detached tensor; a non-contiguous view is copied once inside fastdrop.dropout), CUDA
@@ -85,15 +85,17 @@ def _host(t: Tensor):
 
 def forward_impl(x, p, seed, offset, variant, store_mask, out=None):
     """(y, packed mask or an empty uint8 tensor): fastdrop.dropout on x's device."""
-    y = torch.empty(x.shape, dtype=x.dtype, device=x.device) if out is None else out
     if x.device.type == "cpu":
-        _, mask = fastdrop.dropout(
+        # numpy allocates y and torch wraps it: cheaper than validating an out= buffer
+        y, mask = fastdrop.dropout(
             _host(x), p, seed=seed, offset=offset, variant=variant, backend="cpu",
-            out=_host(y),
+            out=None if out is None else _host(out),
         )
+        y = torch.from_numpy(y) if out is None else out
         keep = store_mask and mask is not None
         return y, torch.from_numpy(mask) if keep else _empty_mask(x)
     # CUDA: the tensor is the device array; the mask comes back as a numba device array.
+    y = torch.empty(x.shape, dtype=x.dtype, device=x.device) if out is None else out
     _, mask = fastdrop.dropout(
         x.detach(), p, seed=seed, offset=offset, variant=variant, backend="cuda",
         out=y.detach(),
@@ -104,14 +106,14 @@ def forward_impl(x, p, seed, offset, variant, store_mask, out=None):
 
 def backward_impl(dy, mask, p, seed, offset, variant):
     """dx from dy, with the stored mask (non-empty) or regenerating it from seed/offset."""
-    dx = torch.empty(dy.shape, dtype=dy.dtype, device=dy.device)
     stored = mask is not None and mask.numel() > 0
     if dy.device.type == "cpu":
-        fastdrop.dropout_backward(
+        return torch.from_numpy(fastdrop.dropout_backward(
             _host(dy), p, mask=mask.numpy() if stored else None, seed=seed, offset=offset,
-            variant=variant, backend="cpu", out=_host(dx),
-        )
+            variant=variant, backend="cpu",
+        ))
     else:
+        dx = torch.empty(dy.shape, dtype=dy.dtype, device=dy.device)
         fastdrop.dropout_backward(
             dy.detach(), p, mask=mask if stored else None, seed=seed, offset=offset,
             variant=variant, backend="cuda", out=dx,
@@ -202,32 +204,60 @@ dropout_backward_op.register_autograd(_backward_of_backward, setup_context=_setu
 
 
 class EagerDropout(torch.autograd.Function):
-    """y = dropout(x) with ints for seed/offset; backward from the mask or regenerated."""
+    """y = dropout(x) with ints for seed/offset; backward from the mask or regenerated.
+
+    The combined forward(ctx, ...) form: with a separate setup_context the same call costs
+    68 us instead of 28 (torch 2.13, 100 x 100). torch.func transforms need that form, so
+    under them fastdrop.torch.dropout calls TransformDropout instead.
+    """
 
     @staticmethod
-    def forward(x, p, seed, offset, variant, store_mask, inplace):
+    def forward(ctx, x, p, seed, offset, variant, store_mask, inplace):
         y, mask = forward_impl(x, p, seed, offset, variant, store_mask,
                                out=x if inplace else None)
+        if inplace:
+            ctx.mark_dirty(x)
+        ctx.mark_non_differentiable(mask)
+        # saved, not kept as an attribute: saved-tensor hooks (offloading, memory counts)
+        # see the mask like any other tensor kept for backward
+        ctx.save_for_backward(mask)
+        ctx.p, ctx.seed, ctx.offset, ctx.variant = p, seed, offset, variant
         return y, mask
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
-        x, p, seed, offset, variant, _, inplace = inputs
-        if inplace:
-            ctx.mark_dirty(x)
-        ctx.mark_non_differentiable(output[1])
-        ctx.mask, ctx.p, ctx.seed, ctx.offset, ctx.variant = output[1], p, seed, offset, variant
-
-    @staticmethod
     def backward(ctx, dy, _dmask):
+        (mask,) = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: a differentiable backward
             dx = dropout_backward_op(
-                dy, ctx.mask, torch.tensor(to_i64(ctx.seed)), torch.tensor(to_i64(ctx.offset)),
+                dy, mask, torch.tensor(to_i64(ctx.seed)), torch.tensor(to_i64(ctx.offset)),
                 ctx.p, ctx.variant,
             )
         else:
-            dx = backward_impl(dy, ctx.mask, ctx.p, ctx.seed, ctx.offset, ctx.variant)
+            dx = backward_impl(dy, mask, ctx.p, ctx.seed, ctx.offset, ctx.variant)
         return dx, None, None, None, None, None, None
+
+
+class TransformDropout(torch.autograd.Function):
+    """EagerDropout in the form torch.func's grad transforms take (torch.func.grad, vjp,
+    jacrev); the registered op's autograd cannot run under them in torch 2.13."""
+
+    @staticmethod
+    def forward(x, p, seed, offset, variant, store_mask):
+        return forward_impl(x, p, seed, offset, variant, store_mask)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, p, seed, offset, variant, _ = inputs
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(output[1])
+        ctx.p, ctx.seed, ctx.offset, ctx.variant = p, seed, offset, variant
+
+    @staticmethod
+    def backward(ctx, dy, _dmask):
+        (mask,) = ctx.saved_tensors
+        dx = dropout_backward_op(dy, mask, torch.tensor(to_i64(ctx.seed)),
+                                 torch.tensor(to_i64(ctx.offset)), ctx.p, ctx.variant)
+        return dx, None, None, None, None, None
 
 
 def inference(x: Tensor, p: float, variant: str) -> Tensor:
