@@ -128,3 +128,11 @@ def test_in_a_model_gradients_match_eager_copy():
     model(x).sum().backward()
     twin(x).sum().backward()
     assert torch.equal(model[0].weight.grad, twin[0].weight.grad)
+
+
+def test_import_fastdrop_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, fastdrop; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
