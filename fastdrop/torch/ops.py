@@ -94,12 +94,14 @@ def forward_impl(x, p, seed, offset, variant, store_mask, out=None):
         y = torch.from_numpy(y) if out is None else out
         keep = store_mask and mask is not None
         return y, torch.from_numpy(mask) if keep else _empty_mask(x)
-    # CUDA: the tensor is the device array; the mask comes back as a numba device array.
+    # CUDA: the tensor is the device array; the mask comes back as a numba device array,
+    # allocated on numba's current device: made x's device for the call.
     y = torch.empty(x.shape, dtype=x.dtype, device=x.device) if out is None else out
-    _, mask = fastdrop.dropout(
-        x.detach(), p, seed=seed, offset=offset, variant=variant, backend="cuda",
-        out=y.detach(),
-    )
+    with _on_device(x):
+        _, mask = fastdrop.dropout(
+            x.detach(), p, seed=seed, offset=offset, variant=variant, backend="cuda",
+            out=y.detach(),
+        )
     keep = store_mask and mask is not None
     return y, torch.as_tensor(mask, device=x.device) if keep else _empty_mask(x)
 
@@ -112,13 +114,20 @@ def backward_impl(dy, mask, p, seed, offset, variant):
             _host(dy), p, mask=mask.numpy() if stored else None, seed=seed, offset=offset,
             variant=variant, backend="cpu",
         ))
-    else:
-        dx = torch.empty(dy.shape, dtype=dy.dtype, device=dy.device)
+    dx = torch.empty(dy.shape, dtype=dy.dtype, device=dy.device)
+    with _on_device(dy):
         fastdrop.dropout_backward(
             dy.detach(), p, mask=mask if stored else None, seed=seed, offset=offset,
             variant=variant, backend="cuda", out=dx,
         )
     return dx
+
+
+def _on_device(t: Tensor):
+    """numba-cuda's context for the GPU a CUDA tensor lives on."""
+    from numba import cuda
+
+    return cuda.gpus[t.device.index if t.device.index is not None else 0]
 
 
 def mask_nbytes(shape, variant: str, store_mask: bool):
