@@ -199,3 +199,21 @@ def test_bad_variant_seed_and_offset():
         fdt.dropout(x, 1.0, seed=0, variant="gaussian")
     with pytest.raises(ValueError, match="ndim >= 2"):
         fdt.dropout(x, 0.5, seed=0, variant="spatial")
+
+
+def test_cpu_tensors_reach_the_kernels_without_a_copy(monkeypatch):
+    """x goes in as a view of the tensor's memory, y and the mask come back without a copy."""
+    seen = {}
+    real = fastdrop.dropout
+
+    def spy(x, p, **kw):
+        y, mask = real(x, p, **kw)
+        seen.update(x=x, y=y, mask=mask)
+        return y, mask
+
+    monkeypatch.setattr(fastdrop, "dropout", spy)
+    x = torch.randn(32, 16, requires_grad=True)
+    y, mask = fdt.dropout_op(x, torch.tensor(1), torch.tensor(0), 0.5, "inverted", True)
+    assert seen["x"].ctypes.data == x.data_ptr() and seen["x"].base is not None
+    assert y.data_ptr() == seen["y"].ctypes.data
+    assert mask.data_ptr() == seen["mask"].ctypes.data
