@@ -23,14 +23,14 @@ def _torch_mask(x, p, seed, offset, variant="inverted"):
 def test_same_mask_on_one_and_two_threads(threads):
     import numba
 
-    x = torch.randn(50_000)
+    x = torch.randn(200_000)  # above the kernels' serial cut-off (2^16): the parallel path
     before = numba.get_num_threads()
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
         y, mask = _torch_mask(x, 0.3, 17, 6)
     finally:
         numba.set_num_threads(before)
-    ref = fastdrop.keep_mask(50_000, 0.3, seed=17, offset=6)
+    ref = fastdrop.keep_mask(200_000, 0.3, seed=17, offset=6)
     np.testing.assert_array_equal(mask.numpy(), ref)
 
 
