@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 PIP_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install torch test test-fast test-cudasim test-gpu bench bench-kernels bench-gpu report lint clean
+.PHONY: install torch test test-fast test-cudasim test-gpu bench bench-kernels bench-gpu gpu-static report lint clean
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,9 +38,13 @@ test-fast: $(STAMP)
 test-cudasim: $(STAMP)
 	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q tests/cuda $(PYTEST_ARGS)
 
+# The interpreter for the GPU targets: the venv where there is one, else python3 (a lent
+# GPU machine has no venv and no network: its image's python3, with wheels carried).
+GPU_PY ?= $(shell test -x $(BIN)/python && echo $(BIN)/python || echo python3)
+
 # The same CUDA tests on a real GPU.
-test-gpu: $(STAMP)
-	FASTDROP_REAL_GPU=1 $(BIN)/python -m pytest -q tests/cuda $(PYTEST_ARGS)
+test-gpu:
+	FASTDROP_REAL_GPU=1 PYTHONPATH=$(CURDIR) $(GPU_PY) -m pytest -q tests/cuda $(PYTEST_ARGS)
 
 # Every suite (kernels K1, training T1..T8) into reports/runs/<timestamp>/, then the report.
 bench: $(STAMP)
@@ -49,8 +53,17 @@ bench: $(STAMP)
 bench-kernels: $(STAMP)
 	$(BIN)/fastdrop bench kernels $(BENCH_ARGS)
 
-bench-gpu: $(STAMP)
-	$(BIN)/python bench/gpu.py $(BENCH_ARGS)
+# On a machine with an NVIDIA GPU: versions, the CUDA tests, bench/gpu.py and one Nsight
+# Compute pass, into $(OUT) (default reports/gpu); e.g. BENCH_ARGS=--quick.
+bench-gpu:
+	PYTHON=$(GPU_PY) bash bench/gpu_run.sh $(BENCH_ARGS)
+
+# Registers, spills and SASS instructions per element of every CUDA kernel for sm_90,
+# without a GPU: NVVM, NVRTC, ptxas and nvdisasm from NVIDIA's wheels (installed here only).
+gpu-static: $(STAMP)
+	$(BIN)/python -m pip install -q 'nvidia-cuda-nvcc==13.0.*' 'nvidia-nvvm==13.0.*' \
+		'nvidia-cuda-nvrtc==13.0.*' 'nvidia-cuda-nvdisasm>=13,<14'
+	env -u NUMBA_ENABLE_CUDASIM $(BIN)/python bench/gpu_static.py $(STATIC_ARGS)
 
 # Re-render the report of a run folder (RUN=reports/runs/<timestamp>; default the latest):
 # the terminal report, then report.md, report.html and plots/ in RUN/report (or

@@ -1,8 +1,9 @@
 """GPU benchmark: fastdrop's CUDA kernels against a device-to-device copy and PyTorch.
 
-    make bench-gpu                      # = .venv/bin/python bench/gpu.py
+    make bench-gpu                      # = bash bench/gpu_run.sh: tests, benchmark, ncu
     python3 bench/gpu.py --quick --out $OUT
     python3 bench/gpu.py --sizes 2^20,2^28 --rates 0.1,0.5,0.9 --reps 30
+    python3 bench/gpu.py --profile-forward 2^26   # one forward launch, for ncu
 
 On a machine with an NVIDIA GPU it times, for each size and rate (docs/GPU.md says how to
 run it on a lent machine):
@@ -21,10 +22,16 @@ device copy first, so the GPU is still busy while the host submits the timed cal
 CUDA events then measure the kernels, not Python's launch overhead. Warm-up calls (JIT
 compilation included) stay outside timing; the median of --reps repetitions is reported.
 
+A run cannot be wasted: a case whose check fails (or that raises) is recorded as a row
+with status "failed" and its error, and the rest are still timed; each row is printed as
+it is measured, appended to <out>/<stem>.rows.jsonl, and the .json and .md are rewritten
+after every row, so a run stopped by a timeout keeps everything measured before it.
+
 Bytes counted: forward x read + y written + mask written (n/8 for fastdrop, n for torch's
 bool mask); backward dy read + mask read + dx written (no mask when regenerated); copy x
 read + y written. Results: reports/gpu/<date>-<card>.json (schema below) and .md, and
-the table printed. No network is used. Without a GPU it says so and exits with status 2.
+the table printed. No network is used. Without a GPU it says so and exits with status 2
+(--simulator runs it on the numba-cuda simulator, for its tests only: no timing there).
 """
 
 from __future__ import annotations
@@ -38,13 +45,20 @@ import re
 import statistics
 import subprocess
 import sys
-from importlib import metadata
+import time
+import traceback
 from pathlib import Path
 
 import numpy as np
 
-SCHEMA = "fastdrop.gpu-bench/1"
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # fastdrop from this checkout, installed or not
+
+# The GPU file's schema and the version probe live in the results package (the hand-off
+# between benchmarks and reports).
+from fastdrop.results.manifest import versions as package_versions  # noqa: E402
+from fastdrop.results.schema import GPU_SCHEMA as SCHEMA  # noqa: E402
+
 DEFAULT_OUT = ROOT / "reports" / "gpu"
 DEFAULT_SIZES = (2**20, 2**28)
 DEFAULT_RATES = (0.1, 0.5, 0.9)
@@ -52,17 +66,18 @@ FASTDROP_DTYPES = ("float32", "float16")  # bfloat16: not supported (docs/GPU.md
 TORCH_DTYPES = ("float32", "float16", "bfloat16")
 CHECK_ELEMS = 2**20  # prefix compared with the numpy reference
 FILLER_BYTES = 2**30  # the copy queued before each timed call
+FORWARD_KERNEL = "dropout_forward"  # the forward kernel's name in a profiler (ncu -k)
 SEED, OFFSET = 0x5EED_0FFA_57D2_09C3, 7  # both key words nonzero
-# Goals of issue 3 (docs/GPU.md): (name, op, dtype, baseline op, baseline dtype, target).
+# Goals of issue 13 (docs/GPU.md): (name, op, dtype, baseline op, baseline dtype, target).
 GOALS = (
     ("float32 forward vs copy (element rate)", "fastdrop.forward", "float32", "copy",
-     "float32", 0.85),
+     "float32", 0.90),
     ("float32 forward vs torch F.dropout", "fastdrop.forward", "float32", "torch.F.dropout",
-     "float32", 1.25),
+     "float32", 1.3),
     ("float16 forward vs torch bfloat16 F.dropout", "fastdrop.forward", "float16",
      "torch.F.dropout", "bfloat16", 1.4),
     ("float32 backward (stored mask) vs copy (element rate)", "fastdrop.backward.mask",
-     "float32", "copy", "float32", 0.90),
+     "float32", "copy", "float32", 0.92),
 )
 
 
@@ -92,20 +107,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true",
                     help="p = 0.5 only and 20 repetitions (sizes as given)")
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch peers")
+    ap.add_argument("--profile-forward", metavar="SIZE",
+                    help="run the float32 forward twice at SIZE elements and exit (for ncu: "
+                         f"-k regex:{FORWARD_KERNEL} --launch-skip 1 --launch-count 1)")
+    ap.add_argument("--simulator", action="store_true",
+                    help="allow the numba-cuda simulator (tests of this script; no timing)")
     args = ap.parse_args(argv)
     args.sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
     if args.quick:
         args.rates, args.reps = [0.5], 20
-    if args.reps < 20:
+    if args.reps < 20 and not args.simulator:
         ap.error("--reps must be at least 20 (the median of fewer is not worth reporting)")
     if not all(0.0 < p < 1.0 for p in args.rates):
         ap.error("--rates must lie strictly between 0 and 1")
     return args
 
 
-def require_gpu():
+def require_gpu(simulator_ok: bool = False):
     """numba.cuda on a real device, or a clear message and exit status 2."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" and simulator_ok:
+        from numba import cuda
+
+        return cuda
     if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
         print("bench/gpu.py: NUMBA_ENABLE_CUDASIM=1 is set; the simulator cannot time "
               "kernels. Unset it and run on a machine with an NVIDIA GPU.", file=sys.stderr)
@@ -146,23 +170,23 @@ def nvidia_smi() -> dict | None:
 
 
 def versions() -> dict[str, str | None]:
-    out = {"python": platform.python_version()}
-    for name in ("numpy", "numba", "llvmlite", "numba-cuda", "cuda-bindings", "torch"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    return {"python": platform.python_version(),
+            **package_versions(("fastdrop", "numpy", "numba", "llvmlite", "numba-cuda",
+                                "cuda-bindings", "torch"))}
 
 
 def device_info(cuda) -> dict:
     dev = cuda.get_current_device()
-    name = dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name)
-    free, total = cuda.current_context().get_memory_info()
+    name = getattr(dev, "name", "numba-cuda simulator")
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    try:
+        free, total = cuda.current_context().get_memory_info()
+    except Exception:  # the simulator has no memory to report
+        free = total = 0
     return {
         "name": name,
-        "compute_capability": ".".join(map(str, dev.compute_capability)),
-        "sm_count": dev.MULTIPROCESSOR_COUNT,
+        "compute_capability": ".".join(map(str, getattr(dev, "compute_capability", ()))),
+        "sm_count": getattr(dev, "MULTIPROCESSOR_COUNT", None),
         "memory_gib": round(total / 2**30, 1),
         "free_gib_at_start": round(free / 2**30, 1),
     }
@@ -201,6 +225,21 @@ class NumbaTimer:
         return times
 
 
+class HostTimer:
+    """The simulator runs kernels synchronously in Python and its events record nothing:
+    a host clock, so that this script's tests exercise every path. Not a GPU timing."""
+
+    def time(self, fn, reps: int, warmup: int) -> list[float]:
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) * 1e3)
+        return times
+
+
 class TorchTimer:
     """The same method with torch's events and a torch copy on torch's current stream."""
 
@@ -230,11 +269,63 @@ class TorchTimer:
 def row(op, impl, dtype, n, p, times, nbytes) -> dict:
     median = statistics.median(times)
     return {
-        "op": op, "impl": impl, "dtype": dtype, "size": n, "p": p,
+        "op": op, "impl": impl, "dtype": dtype, "size": n, "p": p, "status": "ok",
         "median_ms": median, "min_ms": min(times), "reps": len(times), "bytes": nbytes,
         "gelem_s": n / (median * 1e-3) / 1e9,
         "tb_s": nbytes / (median * 1e-3) / 1e12,
     }
+
+
+def failed_row(op, impl, dtype, n, p, error: str) -> dict:
+    """A case that was not timed: its check failed or it raised. Kept in the results so
+    the report shows the failure where a number would be."""
+    return {
+        "op": op, "impl": impl, "dtype": dtype, "size": n, "p": p, "status": "failed",
+        "error": error, "median_ms": None, "min_ms": None, "reps": 0, "bytes": None,
+        "gelem_s": None, "tb_s": None,
+    }
+
+
+def ok(r: dict) -> bool:
+    return r.get("status", "ok") == "ok"
+
+
+class Recorder:
+    """Rows as they are measured: printed, appended to <stem>.rows.jsonl, and the .json
+    and .md rewritten after each, so a run cut short keeps what it measured."""
+
+    def __init__(self, report: dict, out_dir: Path):
+        self.report = report
+        self.out_dir = out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.stem = report_stem(report, out_dir)
+        self.rows_path = out_dir / f"{self.stem}.rows.jsonl"
+
+    def add(self, r: dict) -> None:
+        self.report["rows"].append(r)
+        self.save()  # ratios first: the printed line shows the share of copy
+        print(table_lines([r])[-1], flush=True)
+        with self.rows_path.open("a") as f:
+            f.write(json.dumps(r) + "\n")
+
+    def run(self, op, impl, dtype, n, p, measure) -> None:
+        """Record measure()'s row, or a failed row with the exception it raised."""
+        try:
+            r = measure()
+        except Exception as exc:  # a broken case must not cost the rest of the run
+            r = failed_row(op, impl, dtype, n, p, _error(exc))
+        self.add(r)
+
+    def save(self) -> tuple[Path, Path]:
+        add_ratios(self.report["rows"])
+        self.report["goals"] = goals(self.report["rows"])
+        return write_report(self.report, self.out_dir, self.stem)
+
+
+def _error(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" ({last[0].name}:{last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 # --- fastdrop: check, then time ------------------------------------------------------------
@@ -243,14 +334,19 @@ def host_data(n: int, dtype: str, seed: int) -> np.ndarray:
     return rng.standard_normal(n, dtype=np.float32).astype(dtype)
 
 
-def check_fastdrop(ck, x_host, y, mask, dx_stored, dx_regen, dy_host, p, plan):
-    """Raise AssertionError unless the device results match the numpy reference."""
+def reference(x_host, dy_host, p):
+    """(y, mask, dx) of the numpy reference on a prefix of the data."""
     import fastdrop as fd
 
-    m = min(CHECK_ELEMS, x_host.size)
     kw = {"seed": SEED, "offset": OFFSET, "backend": "numpy"}
-    y_ref, mask_ref = fd.dropout(x_host[:m], p, **kw)
-    dx_ref = fd.dropout_backward(dy_host[:m], p, **kw)
+    y_ref, mask_ref = fd.dropout(x_host, p, **kw)
+    return y_ref, mask_ref, fd.dropout_backward(dy_host, p, **kw)
+
+
+def check_fastdrop(x_host, y, mask, dx_stored, dx_regen, dy_host, p, plan):
+    """Raise AssertionError unless the device results match the numpy reference."""
+    m = min(CHECK_ELEMS, x_host.size)
+    y_ref, mask_ref, dx_ref = reference(x_host[:m], dy_host[:m], p)
     mask_host = mask.copy_to_host()
     nb = mask_ref.size if m == x_host.size else m // 8  # whole bytes of the prefix
     assert np.array_equal(mask_host[:nb], mask_ref[:nb]), "mask differs from the reference"
@@ -265,7 +361,7 @@ def check_fastdrop(ck, x_host, y, mask, dx_stored, dx_regen, dy_host, p, plan):
     assert abs(kept - plan.n * q) < 6 * sigma, f"keep rate {kept / plan.n:.5f}, expected {q}"
 
 
-def bench_fastdrop(cuda, timer, n, dtype, rates, reps, warmup) -> list[dict]:
+def bench_fastdrop(cuda, timer, rec, n, dtype, rates, reps, warmup) -> None:
     from fastdrop.kernels import cuda as ck
     from fastdrop.kernels.plan import make_plan
 
@@ -274,21 +370,28 @@ def bench_fastdrop(cuda, timer, n, dtype, rates, reps, warmup) -> list[dict]:
     y, dx = cuda.device_array_like(x), cuda.device_array_like(x)
     item = np.dtype(dtype).itemsize
     mask = cuda.device_array(-(-n // 8), dtype=np.uint8)
-    rows = [row("copy", "cuMemcpyDtoD", dtype, n, None,
-                timer.time(lambda: y.copy_to_device(x), reps, warmup), 2 * n * item)]
+    rec.run("copy", "cuMemcpyDtoD", dtype, n, None, lambda: row(
+        "copy", "cuMemcpyDtoD", dtype, n, None,
+        timer.time(lambda: y.copy_to_device(x), reps, warmup), 2 * n * item))
     for p in rates:
         plan = make_plan((n,), dtype, p, SEED, OFFSET, "inverted")
-        ck.forward(x, y, mask, plan)
-        ck.backward(dy, dx, mask, plan)
-        dx_stored = cuda.device_array_like(x)
-        dx_stored.copy_to_device(dx)
-        ck.backward(dy, dx, None, plan)
-        cuda.synchronize()
-        check_fastdrop(ck, x_host, y, mask, dx_stored, dx, dy_host, p, plan)
-        del dx_stored
-        for op, fn, nbytes in fastdrop_cases(ck, x, y, dy, dx, mask, plan):
-            rows.append(row(op, "fastdrop", dtype, n, p, timer.time(fn, reps, warmup), nbytes))
-    return rows
+        cases = fastdrop_cases(ck, x, y, dy, dx, mask, plan)
+        try:  # correct first: nothing of this p is timed unless all three match
+            ck.forward(x, y, mask, plan)
+            ck.backward(dy, dx, mask, plan)
+            dx_stored = cuda.device_array_like(x)
+            dx_stored.copy_to_device(dx)
+            ck.backward(dy, dx, None, plan)
+            cuda.synchronize()
+            check_fastdrop(x_host, y, mask, dx_stored, dx, dy_host, p, plan)
+            del dx_stored
+        except Exception as exc:
+            for op, _, _ in cases:
+                rec.add(failed_row(op, "fastdrop", dtype, n, p, _error(exc)))
+            continue
+        for op, fn, nbytes in cases:
+            rec.run(op, "fastdrop", dtype, n, p, lambda op=op, fn=fn, nbytes=nbytes, p=p: row(
+                op, "fastdrop", dtype, n, p, timer.time(fn, reps, warmup), nbytes))
 
 
 def fastdrop_cases(ck, x, y, dy, dx, mask, plan):
@@ -315,23 +418,27 @@ def load_torch(skip: bool):
     return torch, None
 
 
-def bench_torch(torch, timer, n, dtype, rates, reps, warmup) -> list[dict]:
+def bench_torch(torch, timer, rec, n, dtype, rates, reps, warmup) -> None:
     import torch.nn.functional as F
 
     tdtype = getattr(torch, dtype)
     gen = torch.Generator(device="cuda").manual_seed(1)
     x = torch.randn(n, device="cuda", dtype=torch.float32, generator=gen).to(tdtype)
     dy = torch.randn(n, device="cuda", dtype=torch.float32, generator=gen).to(tdtype)
-    rows = []
     for p in rates:
         _, mask = torch.native_dropout(x, p, True)
         keep = mask.float().mean().item()  # a sanity check of the peer, not a bit-exact one
-        assert n < 10_000 or abs(keep - (1 - p)) < 0.01, f"torch keep rate {keep}, p={p}"
-        for op, fn, nbytes in torch_cases(torch, F, x, dy, mask, p):
-            with torch.no_grad():
-                times = timer.time(fn, reps, warmup)
-            rows.append(row(op, "torch", dtype, n, p, times, nbytes))
-    return rows
+        cases = torch_cases(torch, F, x, dy, mask, p)
+        if n >= 10_000 and abs(keep - (1 - p)) >= 0.01:
+            for op, _, _ in cases:
+                rec.add(failed_row(op, "torch", dtype, n, p, f"torch keep rate {keep}"))
+            continue
+        for op, fn, nbytes in cases:
+            def measure(op=op, fn=fn, nbytes=nbytes, p=p):
+                with torch.no_grad():
+                    return row(op, "torch", dtype, n, p, timer.time(fn, reps, warmup), nbytes)
+
+            rec.run(op, "torch", dtype, n, p, measure)
 
 
 def torch_cases(torch, F, x, dy, mask, p):
@@ -347,27 +454,28 @@ def torch_cases(torch, F, x, dy, mask, p):
     )
 
 
-def torch_copy_rows(torch, timer, n, dtype, reps, warmup) -> list[dict]:
+def torch_copy_row(torch, timer, n, dtype, reps, warmup) -> dict:
     """The copy ceiling for a dtype fastdrop does not take (bfloat16), through torch."""
     x = torch.empty(n, dtype=getattr(torch, dtype), device="cuda")
     y = torch.empty_like(x)
     times = timer.time(lambda: y.copy_(x), reps, warmup)
-    return [row("copy", "torch.copy_", dtype, n, None, times, 2 * n * x.element_size())]
+    return row("copy", "torch.copy_", dtype, n, None, times, 2 * n * x.element_size())
 
 
 # --- summary ---------------------------------------------------------------------------------
 def add_ratios(rows: list[dict]) -> None:
     """share_of_copy: achieved bandwidth / the copy's at the same size and dtype;
     vs_copy_elem_rate: the copy's time / this op's time (elements per second ratio)."""
-    copies = {(r["size"], r["dtype"]): r for r in rows if r["op"] == "copy"}
+    copies = {(r["size"], r["dtype"]): r for r in rows if r["op"] == "copy" and ok(r)}
     for r in rows:
-        c = copies.get((r["size"], r["dtype"]))
+        c = copies.get((r["size"], r["dtype"])) if ok(r) else None
         r["share_of_copy"] = r["tb_s"] / c["tb_s"] if c else None
         r["vs_copy_elem_rate"] = c["median_ms"] / r["median_ms"] if c else None
 
 
 def goals(rows: list[dict]) -> list[dict]:
     """Each goal at the largest size measured, per rate: measured ratio against target."""
+    rows = [r for r in rows if ok(r)]
     if not rows:
         return []
     size = max(r["size"] for r in rows)
@@ -397,6 +505,10 @@ def table_lines(rows: list[dict]) -> list[str]:
     for r in rows:
         size = f"2^{r['size'].bit_length() - 1}" if r["size"] & (r["size"] - 1) == 0 \
             else str(r["size"])
+        if not ok(r):
+            lines.append(f"| {r['op']} | {r['dtype']} | {size} | {fmt(r['p'], 'g')} | "
+                         f"FAILED: {r['error']} | | | |")
+            continue
         lines.append(
             f"| {r['op']} | {r['dtype']} | {size} | {fmt(r['p'], 'g')} | "
             f"{r['median_ms']:.4f} | {r['gelem_s']:.1f} | {r['tb_s']:.3f} | "
@@ -408,7 +520,7 @@ def table_lines(rows: list[dict]) -> list[str]:
 def goal_lines(items: list[dict]) -> list[str]:
     lines = ["| goal | size | p | target | measured | met |", "|---|---|---|---|---|---|"]
     for g in items:
-        lines.append(f"| {g['goal']} | 2^{g['size'].bit_length() - 1} | {g['p']} | "
+        lines.append(f"| {g['goal']} | {g['size']} | {g['p']} | "
                      f">= {g['target']} | {g['measured']:.3f} | {'yes' if g['met'] else 'no'} |")
     return lines
 
@@ -431,14 +543,26 @@ def markdown(report: dict) -> str:
                      + goal_lines(report["goals"]) + ["", "## Notes", ""] + notes) + "\n"
 
 
-def write_report(report: dict, out_dir: Path) -> tuple[Path, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+def report_stem(report: dict, out_dir: Path) -> str:
+    """<date>-<card>, with the time added when that file exists (a second run the same
+    day keeps the first)."""
     stem = f"{report['created'][:10]}-{slug(report['machine']['device']['name'])}"
-    if (out_dir / f"{stem}.json").exists():  # a second run the same day keeps the first
+    if (out_dir / f"{stem}.json").exists():
         stem += "-" + report["created"][11:19].replace(":", "")
+    return stem
+
+
+def write_report(report: dict, out_dir: Path, stem: str | None = None) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = stem or report_stem(report, out_dir)
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
-    json_path.write_text(json.dumps(report, indent=1) + "\n")
-    md_path.write_text(markdown(report))
+    # Written whole to a temporary name, then renamed: a kill mid-write leaves the last
+    # complete file, never a truncated one.
+    for path, text in ((json_path, json.dumps(report, indent=1) + "\n"),
+                       (md_path, markdown(report))):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
     return json_path, md_path
 
 
@@ -448,18 +572,32 @@ def release(cuda, torch) -> None:
     import gc
 
     gc.collect()
-    cuda.current_context().deallocations.clear()
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":  # the simulator frees nothing
+        cuda.current_context().deallocations.clear()
     if torch is not None:
         torch.cuda.empty_cache()
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    cuda = require_gpu()
-    sys.path.insert(0, str(ROOT))  # fastdrop from this checkout, installed or not
-    smi_before = nvidia_smi()
-    torch, torch_note = load_torch(args.no_torch)
-    report = {
+def profile_forward(cuda, size: str) -> int:
+    """Two float32 forward launches at `size` elements (the first compiles): the run an
+    Nsight Compute pass profiles with --launch-skip 1 --launch-count 1."""
+    from fastdrop.kernels import cuda as ck
+    from fastdrop.kernels.plan import make_plan
+
+    n = parse_size(size)
+    x = cuda.to_device(host_data(n, "float32", 1))
+    y = cuda.device_array_like(x)
+    mask = cuda.device_array(-(-n // 8), dtype=np.uint8)
+    plan = make_plan((n,), "float32", 0.5, SEED, OFFSET, "inverted")
+    for _ in range(2):
+        ck.forward(x, y, mask, plan)
+    cuda.synchronize()
+    print(f"profiled forward: float32, {n} elements, p = 0.5")
+    return 0
+
+
+def new_report(cuda, args, smi_before, simulated: bool) -> dict:
+    return {
         "schema": SCHEMA,
         "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {
@@ -470,8 +608,10 @@ def main(argv=None) -> int:
         },
         "versions": versions(),
         "method": {
-            "timer": "CUDA events around one call, queued behind a 1 GiB device copy so "
-                     "host launch overhead is hidden; warm-up (JIT) untimed.",
+            "timer": ("host clock on the numba-cuda simulator: NOT a GPU timing"
+                      if simulated else
+                      "CUDA events around one call, queued behind a 1 GiB device copy so "
+                      "host launch overhead is hidden; warm-up (JIT) untimed."),
             "reps": args.reps,
             "warmup": args.warmup,
             "bytes": "forward: x + y + mask (n/8 fastdrop, n torch); backward: dy + mask + dx "
@@ -481,33 +621,48 @@ def main(argv=None) -> int:
         },
         "rows": [],
         "notes": [],
+        "goals": [],
     }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cuda = require_gpu(simulator_ok=args.simulator)
+    if args.profile_forward:
+        return profile_forward(cuda, args.profile_forward)
+    simulated = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+    smi_before = None if simulated else nvidia_smi()
+    torch, torch_note = (None, "simulator") if simulated else load_torch(args.no_torch)
+    report = new_report(cuda, args, smi_before, simulated)
+    if simulated:
+        report["notes"].append("Run on the numba-cuda simulator: the times are not GPU "
+                               "timings (this script's own test).")
     if torch_note:
         report["notes"].append(f"PyTorch peers skipped: {torch_note}.")
     report["notes"].append("fastdrop has no bfloat16 kernels (docs/GPU.md); bfloat16 rows "
                            "are PyTorch's only.")
-    ntimer = NumbaTimer(cuda)
+    rec = Recorder(report, Path(args.out))
+    ntimer = HostTimer() if simulated else NumbaTimer(cuda)
     ttimer = TorchTimer(torch) if torch is not None else None
     for n in args.sizes:
         for dtype in TORCH_DTYPES:
             print(f"-- size {n}, {dtype}", flush=True)
             if dtype in FASTDROP_DTYPES:
-                report["rows"] += bench_fastdrop(cuda, ntimer, n, dtype, args.rates, args.reps,
-                                                 args.warmup)
+                bench_fastdrop(cuda, ntimer, rec, n, dtype, args.rates, args.reps,
+                               args.warmup)
             elif torch is not None:
-                report["rows"] += torch_copy_rows(torch, ttimer, n, dtype, args.reps,
-                                                  args.warmup)
+                rec.run("copy", "torch.copy_", dtype, n, None, lambda n=n, dtype=dtype:
+                        torch_copy_row(torch, ttimer, n, dtype, args.reps, args.warmup))
             if torch is not None:
-                report["rows"] += bench_torch(torch, ttimer, n, dtype, args.rates, args.reps,
-                                              args.warmup)
+                bench_torch(torch, ttimer, rec, n, dtype, args.rates, args.reps, args.warmup)
             release(cuda, torch)
-    report["machine"]["clocks_after"] = nvidia_smi()
-    add_ratios(report["rows"])
-    report["goals"] = goals(report["rows"])
+    report["machine"]["clocks_after"] = None if simulated else nvidia_smi()
+    json_path, md_path = rec.save()
     print("\n".join(table_lines(report["rows"]) + [""] + goal_lines(report["goals"])))
-    json_path, md_path = write_report(report, Path(args.out))
-    print(f"\nwrote {json_path} and {md_path}")
-    return 0
+    failed = sum(not ok(r) for r in report["rows"])
+    print(f"\nwrote {json_path}, {md_path} and {rec.rows_path}"
+          + (f"; {failed} FAILED rows" if failed else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -43,8 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from train_peers import torch_model  # noqa: E402  (bench/ is this script's folder)
 
 import fastdrop.torch as fdt  # noqa: E402
-from fastdrop.bench.stats import summary  # noqa: E402
+from fastdrop.results.stats import summary  # noqa: E402
 from fastdrop.train.data import load_mnist1d  # noqa: E402
+from fastdrop.train.threads import set_numba_threads  # noqa: E402
 from fastdrop.train.trainer import Batches  # noqa: E402
 
 SCHEMA = "fastdrop.torch_dropout/1"
@@ -97,8 +98,9 @@ def build(name: str, arm: str, p: float, seed: int):
 
 
 def set_threads(n: int) -> None:
+    """n threads for torch's ops and for fastdrop's Numba kernels."""
     torch.set_num_threads(n)
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    set_numba_threads(n)
 
 
 def clock(threads: int):

@@ -22,19 +22,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fastdrop.train import TrainConfig, train  # noqa: E402
 from fastdrop.train.data import load_mnist1d  # noqa: E402
-from fastdrop.train.trainer import Batches, set_threads, thread_counts  # noqa: E402
+from fastdrop.train.threads import set_threads, thread_counts  # noqa: E402
+from fastdrop.train.trainer import Batches  # noqa: E402
 
 SCHEMA = "fastdrop.train_peers/1"
 TORCH_VARIANTS = ("inverted", "spatial", "alpha")
@@ -171,9 +176,6 @@ def measure(kind, name, p, variant, steps, batch_size, lr, seed, backend, thread
 def measure_isolated(*args):
     """measure() in a fresh process: thread pools of the two frameworks (Numba's, torch's
     OpenMP) spin-wait after use and would fight over the cores if they shared a process."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         return pool.submit(measure, *args).result()
@@ -272,9 +274,6 @@ def _line(r) -> str:
 
 
 def _table(rows, args, torch) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     t = Table(title=f"training {args.steps} steps, batch {args.batch_size}, Adam, "
                     f"{args.threads} thread(s): fastest of {args.repeats}")
     for col in ("model", "p", "fastdrop s", "torch s", "ratio", "+drop fd", "+drop torch",

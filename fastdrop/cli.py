@@ -1,10 +1,16 @@
-"""The `fastdrop` command: subcommands dispatch to small functions; heavy imports happen
-inside the command that needs them, so `fastdrop --help` is instant."""
+"""The `fastdrop` command: subcommands dispatch to small functions; each command's module
+is imported inside the function that runs it, so `fastdrop --help` is instant.
+
+This is where the two halves meet: `fastdrop bench` runs (fastdrop.bench, which writes
+fastdrop.results) and then renders the report (fastdrop.report, which reads them); neither
+package imports the other."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from .exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
 
 
 def _cmd_train(args) -> int:
@@ -23,8 +29,9 @@ def _add_train(sub) -> None:
 
 def _cmd_bench(args) -> int:
     from .bench.command import run
+    from .report.command import report_bench_run
 
-    return run(args)
+    return run(args, report=report_bench_run)
 
 
 def _add_bench(sub) -> None:
@@ -65,9 +72,32 @@ def _add_compare(sub) -> None:
 
 
 def _cmd_env(args) -> int:
-    from .bench.manifest import print_manifest
+    """`fastdrop env`: the run manifest of this machine as a table (or JSON with --json)."""
+    import json
 
-    return print_manifest(args)
+    from .results.manifest import collect
+
+    man = collect()
+    if args.json:
+        print(json.dumps(man, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="fastdrop env", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value")
+    for key, value in man["machine"].items():
+        if key == "gpu":
+            value = "none" if not value else "; ".join(
+                f"{g['name']} (driver {g['driver']}, SM {g['sm_clock_mhz']} MHz)" for g in value)
+        table.add_row(key, str(value))
+    table.add_row("python", man["python"])
+    for name, ver in man["versions"].items():
+        table.add_row(name, ver or "not installed")
+    table.add_row("git commit", str(man["git_commit"]))
+    Console().print(table)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,12 +128,12 @@ def main(argv=None) -> int:
         return 0
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -16,10 +16,23 @@ import numpy as np
 from . import _validate as v
 
 
+def torch_tensor(x) -> bool:
+    """A PyTorch tensor, recognised without importing torch."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "requires_grad")
+
+
 def is_device_array(x) -> bool:
     """A CUDA device array: anything with __cuda_array_interface__ (CuPy, PyTorch, numba),
-    or a numba device array, which on the simulator carries only __cuda_ndarray__."""
-    return hasattr(x, "__cuda_array_interface__") or bool(getattr(x, "__cuda_ndarray__", False))
+    or a numba device array, which on the simulator carries only __cuda_ndarray__. The one
+    test of device memory: the CUDA adaptor (cuda_dispatch.py) uses it too.
+
+    A PyTorch CUDA tensor is one whatever its requires_grad: torch's own
+    __cuda_array_interface__ raises for one that requires grad, so it is asked directly."""
+    if getattr(x, "__cuda_ndarray__", False):
+        return True
+    if torch_tensor(x):
+        return bool(x.is_cuda)
+    return hasattr(x, "__cuda_array_interface__")
 
 
 class HostBackend:
@@ -113,9 +126,10 @@ def cuda_available() -> bool:
 
 @functools.cache
 def _cuda_backend():
-    from .kernels import cuda as cuda_kernels
+    """The CUDA adaptor on numba's default stream (shared: it holds no per-call state)."""
+    from .cuda_dispatch import CudaBackend
 
-    return cuda_kernels.CudaBackend()
+    return CudaBackend()
 
 
 def available() -> list[str]:
@@ -125,8 +139,11 @@ def available() -> list[str]:
     return names
 
 
-def resolve(name: str, x):
-    """The backend object for a validated name; 'auto' is cuda for device arrays."""
+def resolve(name: str, x, stream=None):
+    """The backend object for a validated name; 'auto' is cuda for device arrays.
+
+    stream (cuda only): where the kernels run; None is numba's default stream, or a
+    PyTorch tensor's current stream."""
     if name == "auto":
         if type(x) is np.ndarray:
             name = "cpu"
@@ -137,5 +154,10 @@ def resolve(name: str, x):
     if name == "cuda":
         if not cuda_available():
             raise RuntimeError(CUDA_HELP)
-        return _cuda_backend()
+        from .cuda_dispatch import CudaBackend, resolve_stream
+
+        stream = resolve_stream(stream, x)
+        return _cuda_backend() if isinstance(stream, int) else CudaBackend(stream)
+    if stream is not None:
+        raise ValueError(f"stream applies to backend 'cuda' only, not {name!r}")
     return _HOST[name]

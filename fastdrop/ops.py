@@ -14,7 +14,8 @@ def backends() -> list[str]:
 
 
 def dropout(
-    x, p, *, seed, offset=0, variant="inverted", training=True, backend="auto", out=None
+    x, p, *, seed, offset=0, variant="inverted", training=True, backend="auto", out=None,
+    stream=None,
 ):
     """Dropout of x at rate p. Returns (y, mask).
 
@@ -26,7 +27,7 @@ def dropout(
     p = v.check_p(p, variant)
     seed = v.check_uint64("seed", seed)
     offset = v.check_uint64("offset", offset)
-    be = _backends.resolve(v.check_backend_name(backend), x)
+    be = _backends.resolve(v.check_backend_name(backend), x, stream)
     x = be.asarray(x, "x")
     v.check_spatial_shape(x.shape, variant, "x")
     y, y_flat = be.output(out, x)
@@ -45,7 +46,8 @@ def dropout(
 
 
 def dropout_backward(
-    dy, p, *, mask=None, seed=None, offset=0, variant="inverted", backend="auto", out=None
+    dy, p, *, mask=None, seed=None, offset=0, variant="inverted", backend="auto", out=None,
+    stream=None,
 ):
     """Gradient of dropout: dx from dy, using the stored mask or regenerating it from
     seed/offset (no mask memory at all). The mask wins when both are given."""
@@ -54,7 +56,7 @@ def dropout_backward(
     v.check_mask_or_seed(mask, seed, variant)
     seed = 0 if seed is None else v.check_uint64("seed", seed)
     offset = v.check_uint64("offset", offset)
-    be = _backends.resolve(v.check_backend_name(backend), dy)
+    be = _backends.resolve(v.check_backend_name(backend), dy, stream)
     dy = be.asarray(dy, "dy")
     v.check_spatial_shape(dy.shape, variant, "dy")
     plan = make_plan(dy.shape, dy.dtype, p, seed, offset, variant)

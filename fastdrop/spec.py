@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 # --- Philox4x32-10 (Salmon et al., SC11) -------------------------------------------------
 PHILOX_M0 = 0xD2511F53  # multiplier for lane 0
 PHILOX_M1 = 0xCD9E8D57  # multiplier for lane 2
@@ -44,16 +42,6 @@ def philox4x32(counter, key, rounds: int = PHILOX_ROUNDS) -> tuple[int, int, int
         hi1, lo1 = p1 >> 32, p1 & MASK32
         c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
     return c0, c1, c2, c3
-
-
-def split64(v: int) -> tuple[int, int]:
-    """(low 32 bits, high 32 bits) of a 64-bit integer."""
-    return v & MASK32, (v >> 32) & MASK32
-
-
-def key_of(seed: int) -> tuple[int, int]:
-    """Philox key of a seed: (seed mod 2^32, seed >> 32)."""
-    return split64(seed)
 
 
 def threshold(p: float) -> int:
@@ -105,15 +93,3 @@ def gaussian_sigma(p: float) -> float:
 def mask_bytes(n: int) -> int:
     """Bytes of a packed mask over n elements: ceil(n / 8)."""
     return (n + 7) // 8
-
-
-def mask_length(shape: tuple[int, ...], variant: str) -> int:
-    """Number of mask entries (bits): elements, or N*C channels for spatial."""
-    if variant == "spatial":
-        return int(shape[0]) * int(shape[1])
-    return int(np.prod(shape, dtype=np.int64))
-
-
-def dtype_scale(value: float, dtype) -> np.generic:
-    """A scale rounded to x's dtype, as SPEC.md requires before the one multiply."""
-    return np.dtype(dtype).type(value)

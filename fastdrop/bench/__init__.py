@@ -1,4 +1,6 @@
-"""Benchmarks: pyperf worker entry points, the bandwidth ceiling, the peers, the manifest.
+"""Benchmarks: the grid of suites and its tasks, the kernel suite (K1) with its ceiling and
+peers, the executors and the harness that runs a plan into a run folder.
 
-The benchmarks write result files (pyperf JSON plus a manifest); fastdrop.report reads them.
+The benchmarks write their results through fastdrop.results; fastdrop.report reads them.
+This package never imports fastdrop.report.
 """

@@ -7,7 +7,9 @@
 
 A run folder `reports/runs/<timestamp>/` holds manifest.json (the machine), plan.json
 (every task), tasks/ (one record per finished task), timings/ and kernels.json (pyperf),
-results.json (records and tables) and kernels.md; fastdrop.bench.runfolder lists them.
+results.json (records and tables) and kernels.md; fastdrop.results.folder lists them.
+The report is rendered by the `report` function the caller passes (fastdrop.cli passes
+fastdrop.report.command.report_bench_run): a benchmark never formats a table.
 Exit code: 0 every task succeeded, 1 some task failed (each is recorded with its error),
 2 bad options or an unreadable run folder, 130 interrupted (resume with --resume).
 """
@@ -17,8 +19,28 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from ..atomic import WriteError
+from ..exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from ..results.folder import RunFolder, RunFolderError
+from ..results.manifest import collect
+from . import grid
 from . import suites as S
+from .dask_executor import DaskExecutor
+from .harness import Run
+from .kernel_suite import parse_list
 
 SUITE_CHOICES = ("kernels", "train", "all")
 
@@ -64,13 +86,26 @@ def add_arguments(p) -> None:
                    help="leave PyTorch out even when it is installed")
 
 
+class UsageExit(SystemExit):
+    """A refused option: exit code 2 (SystemExit("text") would exit 1); str() is the
+    message, which _usage has printed on stderr."""
+
+    def __init__(self, message: str):
+        super().__init__(EXIT_USAGE)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def _usage(msg: str):
-    raise SystemExit(f"fastdrop bench: {msg}")
+    """Refuse a bad option before anything is written: the message on stderr, exit 2."""
+    message = f"fastdrop bench: {msg}"
+    print(message, file=sys.stderr)
+    raise UsageExit(message)
 
 
 def _parse_kernels(args):
-    from .kernels import parse_list
-
     try:
         sizes = parse_list(args.sizes, int)
         rates = parse_list(args.rates, float)
@@ -114,15 +149,6 @@ class BenchProgress:
     remaining. A task shared by two suites advances both of their bars."""
 
     def __init__(self, console, plan: dict, records: dict, kernels: tuple[int, int]):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
         self.console = console
         self.progress = Progress(
             TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
@@ -160,22 +186,15 @@ class BenchProgress:
         self.progress.stop()
 
 
-def run(args) -> int:
-    from rich.console import Console
-
-    from . import manifest as man
-    from . import plan as planner
-    from .harness import EXIT_INTERRUPTED, EXIT_USAGE, Run
-    from .runfolder import RunFolder, RunFolderError
-
+def run(args, report: Callable[[Path, Console], object] | None = None) -> int:
+    """Plan (or resume) and run; then `report(run_dir, console)` renders the finished run
+    (not called when the run was interrupted). Returns the exit code."""
     console = Console()
     jobs = _jobs(args)
     executor = timing_executor = None
     if args.timing_on_workers and args.executor != "dask":
         _usage("--timing-on-workers needs --executor dask")
     if args.executor == "dask":  # before anything is written: a bad address changes nothing
-        from .dask_executor import DaskExecutor
-
         try:
             executor = DaskExecutor(args.scheduler)
         except (ImportError, ValueError, ConnectionError) as exc:
@@ -186,30 +205,38 @@ def run(args) -> int:
                       f"{len(executor.workers())} workers, {jobs} threads")
         if args.timing_on_workers:  # one timing at a time, so timings do not disturb each other
             timing_executor = DaskExecutor(client=executor.client, jobs=1)
-    manifest = man.collect()
-    if args.resume:
-        folder = RunFolder(args.resume)
-        try:
-            plan = folder.read_plan()
+    manifest = collect()
+    try:
+        if args.resume:
+            folder = RunFolder(args.resume)
+            try:
+                plan = folder.read_plan()
+            except RunFolderError as exc:
+                print(f"fastdrop bench --resume: {exc}", file=sys.stderr)
+                return EXIT_USAGE
             folder.add_resume(manifest)
-        except RunFolderError as exc:
-            print(f"fastdrop bench --resume: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        verb = "resuming"
-    else:
-        names = select(args.suite, args.only)
-        sizes, rates = _parse_kernels(args)
-        with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
-        plan = planner.build(S.PROFILES[args.profile], names,
-                             kernels={"sizes": sizes, "rates": rates, "torch": with_torch})
-        folder = RunFolder.create(args.out)
-        folder.write_manifest(manifest)
-        folder.write_plan(plan)
-        verb = "new run"
+            verb = "resuming"
+        else:
+            names = select(args.suite, args.only)
+            sizes, rates = _parse_kernels(args)
+            with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
+            plan = grid.build(S.PROFILES[args.profile], names,
+                              kernels={"sizes": sizes, "rates": rates, "torch": with_torch})
+            folder = RunFolder.create(args.out)
+            folder.write_manifest(manifest)
+            folder.write_plan(plan)
+            verb = "new run"
+        runner = Run(folder, plan, console, jobs=jobs, retry_failed=args.retry_failed,
+                     executor=executor, timing_executor=timing_executor)
+        notes = runner.load_finished()
+    except WriteError as exc:  # nothing has run: the one line says what could not be written
+        print(f"fastdrop bench: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except RunFolderError as exc:  # manifest.json of the run to resume is damaged
+        print(f"fastdrop bench --resume: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     prof = plan["profile"]
-    runner = Run(folder, plan, console, jobs=jobs, retry_failed=args.retry_failed,
-                 executor=executor, timing_executor=timing_executor)
-    for note in runner.load_finished():
+    for note in notes:
         console.print(f"[red]{note}[/]")
     k1 = plan["suites"].get(S.KERNELS)
     status = runner.kernel_status() or {"of": 0, "benchmarks": 0}
@@ -225,19 +252,10 @@ def run(args) -> int:
         console.print("torch not installed (or --no-torch): no torch peers in K1")
     progress = BenchProgress(console, plan, runner.records, (k_total, k_done))
     code = runner.execute(progress, prof["kernel_args"])
-    if code == EXIT_INTERRUPTED:
+    if code == EXIT_INTERRUPTED or runner.write_error:
         return code
-    if k1 and folder.file("kernels.json").exists():
-        from ..report import kernels as kreport
-        from .runfolder import read_json
-
-        rows = kreport.rows_from_suite(kreport.load_suite(folder.file("kernels.json")))
-        first = read_json(folder.file("manifest.json"))  # the machine the run began on
-        folder.file("kernels.md").write_text(kreport.markdown(first, rows))
-    from ..report.command import render_and_write
-
-    # the terminal report, and RUN/report/{report.md, report.html, plots/}
-    render_and_write(folder.path, console)
+    if report is not None:  # kernels.md, the terminal report, RUN/report/
+        report(folder.path, console)
     failed = [r for r in runner.records.values() if r["status"] != "ok"]
     for r in failed:
         console.print(f"[red]failed task[/] {r['id']}: {r['error']}")

@@ -1,5 +1,6 @@
 """Run a plan into a run folder: the kernel suite, the timing tasks one at a time, then the
-training and probe tasks in a process pool; consolidate results.json.
+training and probe tasks in a process pool; consolidate results.json
+(fastdrop.results.consolidate).
 
 Phases, each alone on the machine so that timings are not disturbed:
   1. K1: the kernel suite's pyperf script (appends to kernels.json benchmark by benchmark;
@@ -14,25 +15,33 @@ rebuilt from the records at the end, and also when the run is interrupted.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import tables
-from .executor import Executor, LocalProcessExecutor, SerialExecutor
-from .runfolder import RESULTS_SCHEMA, RunFolder, RunFolderError, write_json
+import numba
+
+from ..atomic import WriteError
+from ..exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from ..results import pyperf_files
+from ..results.consolidate import consolidate, write_results
+from ..results.folder import RunFolder, RunFolderError
+from ..results.records import record
+from ..train.config import TrainConfig
+from ..train.data import load_mnist1d
+from .executor import Executor, LocalProcessExecutor, SerialExecutor, TaskFailure
+from .kernel_suite import build_cases, verify
 from .suites import KERNELS
-from .tasks import inherit_args, record
+from .tasks import inherit_args
 
 # rough relative cost of one training step, for longest-first scheduling only
 STEP_COST = {"linear": 0.2, "mlp": 1.0, "selu_mlp": 1.5, "cnn": 4.0, "gru": 12.0,
              "lstm": 18.0}
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _cost(task: dict) -> float:
@@ -51,31 +60,49 @@ def _sigterm(signum, frame):
 
 
 def kernel_cases(spec: dict):
-    import numba
-
-    from .kernels import build_cases
-
     return build_cases(spec["sizes"], spec["rates"], numba.get_num_threads(), spec["torch"])
 
 
 def kernel_names_done(folder: RunFolder) -> set[str]:
     """Names of the benchmarks already in kernels.json (RunFolderError if it is damaged)."""
-    from ..report.kernels import ResultError, load_suite
+    return pyperf_files.benchmark_names(folder.file("kernels.json"))
 
-    path = folder.file("kernels.json")
-    if not path.exists():
-        return set()
-    try:
-        return {b.get_name() for b in load_suite(path).get_benchmarks()}
-    except ResultError as exc:
-        raise RunFolderError(path, str(exc).removeprefix(f"{path}: ")) from exc
+
+class KernelWatch(threading.Thread):
+    """Calls advance(name) as each benchmark lands in kernels.json: progress from the run's
+    own record (pyperf appends each benchmark as it finishes), not from pyperf's printed
+    text. pyperf rewrites the file in place, so a read that catches it half written is
+    skipped and the next poll sees it whole."""
+
+    def __init__(self, path: Path, done: set[str], advance: Callable[[str], None],
+                 every_s: float = 0.5):
+        super().__init__(daemon=True)
+        self.path, self.seen, self.advance, self.every_s = path, set(done), advance, every_s
+        self._done = threading.Event()
+
+    def poll(self) -> None:
+        try:
+            names = pyperf_files.benchmark_names(self.path)
+        except RunFolderError:
+            return
+        for name in sorted(names - self.seen):
+            self.seen.add(name)
+            self.advance(name)
+
+    def run(self) -> None:
+        while not self._done.wait(self.every_s):
+            self.poll()
+
+    def stop(self) -> None:
+        """Stop polling, then count what the file holds now."""
+        self._done.set()
+        self.join()
+        self.poll()
 
 
 def run_kernels(folder: RunFolder, spec: dict, profile_args, console,
                 advance: Callable[[str], None]) -> tuple[bool, list[str]]:
     """Check, then time the kernel cases not yet in kernels.json. Returns (ok, warnings)."""
-    from .kernels import verify
-
     with console.status("checking every fastdrop kernel against the numpy reference") as st:
         verify(spec["sizes"], spec["rates"], progress=lambda msg: st.update(msg))
     console.print("[green]fastdrop kernels equal the reference, bit for bit[/]")
@@ -84,7 +111,7 @@ def run_kernels(folder: RunFolder, spec: dict, profile_args, console,
     with tempfile.TemporaryDirectory(prefix="fastdrop-k1-") as tmp:
         skip = Path(tmp) / "skip.json"
         skip.write_text(json.dumps(sorted(done)))
-        cmd = [sys.executable, "-m", "fastdrop.bench.kernels",
+        cmd = [sys.executable, "-m", "fastdrop.bench.kernel_suite",
                "--sizes", ",".join(map(str, spec["sizes"])),
                "--rates", ",".join(f"{p:g}" for p in spec["rates"]),
                "--skip", str(skip), "--append", str(result), *profile_args, *inherit_args()]
@@ -93,69 +120,25 @@ def run_kernels(folder: RunFolder, spec: dict, profile_args, console,
         lines = []
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, bufsize=1)
+        watch = KernelWatch(result, done, advance)
+        watch.start()
         try:
-            for line in proc.stdout:
-                line = line.rstrip()
-                if ": Mean +- std dev:" in line:
-                    advance(line.split(":")[0])
-                elif line.strip():
-                    lines.append(line)
+            for line in proc.stdout:  # kept for pyperf's warnings and a failure's tail
+                if line.strip():
+                    lines.append(line.rstrip())
             proc.wait()
         except BaseException:
             proc.terminate()
             proc.wait()
             raise
+        finally:
+            watch.stop()
     if proc.returncode != 0:
         console.print("\n".join(lines[-30:]))
         console.print(f"[red]K1: pyperf exited with {proc.returncode}; finished benchmarks "
                       f"are kept in {result}[/]")
         return False, lines
     return True, [w for w in lines if "may be unstable" in w]
-
-
-# --- consolidation -------------------------------------------------------------------------
-
-
-def consolidate(folder: RunFolder, plan: dict, records: dict, kernels: dict | None) -> dict:
-    """Write results.json (records in plan order, tables) and train-timing.json."""
-    ordered = [records[t["id"]] for t in plan["tasks"] if t["id"] in records]
-    failed = [r["id"] for r in ordered if r["status"] != "ok"]
-    missing = [t["id"] for t in plan["tasks"] if t["id"] not in records]
-    results = {
-        "schema": RESULTS_SCHEMA,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "profile": plan["profile"],
-        "suites": list(plan["suites"]),
-        "manifest": "manifest.json",
-        "counts": {"tasks": len(plan["tasks"]), "ok": len(ordered) - len(failed),
-                   "failed": len(failed), "missing": len(missing)},
-        "complete": not failed and not missing and (kernels or {}).get("complete", True),
-        "kernels": kernels,
-        "tables": tables.build_tables(plan, records),
-        "records": ordered,
-    }
-    write_json(folder.file("results.json"), results)
-    _merge_timings(folder, [r for r in ordered if r["kind"] == "timing" and r["status"] == "ok"])
-    return results
-
-
-def _merge_timings(folder: RunFolder, recs: list[dict]) -> None:
-    """All training-step timings in one pyperf file (python -m pyperf compare_to reads it)."""
-    if not recs:
-        return
-    import pyperf
-
-    benches = []
-    for r in recs:
-        path = folder.timing_path(r["id"])
-        try:
-            benches.extend(pyperf.BenchmarkSuite.load(str(path)).get_benchmarks())
-        except Exception as exc:
-            raise RunFolderError(path, f"not a readable pyperf file ({exc})") from exc
-    out = folder.file("train-timing.json")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    pyperf.BenchmarkSuite(benches).dump(str(tmp), replace=True)
-    os.replace(tmp, out)
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -175,6 +158,7 @@ class Run:
         self.timing_executor = timing_executor
         self.records: dict[str, dict] = {}
         self.kernels_ok, self.kernel_warnings = True, []  # K1's pyperf run, if it ran
+        self.write_error: WriteError | None = None  # the file that could not be written
 
     # -- what is left to do ------------------------------------------------------------
     def load_finished(self) -> list[str]:
@@ -215,7 +199,7 @@ class Run:
 
     # -- running -------------------------------------------------------------------------
     def _finish(self, task: dict, outcome: dict, elapsed: float, progress) -> None:
-        rec = record(task, outcome, elapsed)
+        rec = record(task, outcome, elapsed, failed=isinstance(outcome, TaskFailure))
         if task["kind"] == "timing" and rec["status"] == "ok":
             self.folder.write_timing(task["id"], outcome["pyperf"])  # before its record
         self.folder.write_record(rec)
@@ -237,9 +221,6 @@ class Run:
     def warm_data(self, tasks: list[dict]) -> None:
         """Generate (or load) every MNIST-1D set the tasks need, once, in this process, so
         that workers find it in the cache instead of racing to make it."""
-        from ..train.config import TrainConfig
-        from ..train.data import load_mnist1d
-
         seen = set()
         for t in tasks:
             c = TrainConfig.from_dict(t["payload"]["config"])
@@ -249,19 +230,44 @@ class Run:
                 load_mnist1d(c.train_size, c.effective_val_size, seed=c.data_seed,
                              cache=c.cache_dir)
 
+    def _adopt_written(self) -> None:
+        """Take in the records on disk that self.records lacks: an interrupt can land
+        between writing a record and noting it here, and the disk is what a resume reads."""
+        missing = [t["id"] for t in self.plan["tasks"] if t["id"] not in self.records]
+        found, _ = self.folder.scan(missing)
+        self.records.update(found)
+
     def execute(self, progress, kernel_args) -> int:
-        """Run everything not finished; returns the exit code."""
+        """Run everything not finished; returns the exit code. A file that cannot be
+        written (disk full, read-only folder) stops the run: one line names it and the
+        cause, the records already written stay, and --resume finishes the run."""
         old = signal.signal(signal.SIGTERM, _sigterm)
         interrupted = False
         try:
             self._execute(progress, kernel_args)
         except KeyboardInterrupt:
             interrupted = True
+        except WriteError as exc:
+            self.write_error = exc
         finally:
             signal.signal(signal.SIGTERM, old)
             progress.stop()
-        kernels = self.kernel_status()
-        results = consolidate(self.folder, self.plan, self.records, kernels)
+        if interrupted or self.write_error:
+            self._adopt_written()
+        if self.write_error is None:
+            kernels = self.kernel_status()
+            results = consolidate(self.plan, self.records, kernels)
+            try:
+                write_results(self.folder, results)
+            except WriteError as exc:
+                self.write_error = exc
+        if self.write_error is not None:
+            self.console.print(
+                f"fastdrop bench: {self.write_error}; {len(self.records)} of "
+                f"{len(self.plan['tasks'])} tasks are recorded in {self.folder.path}; once it "
+                f"can be written, finish with: fastdrop bench --resume {self.folder.path}",
+                style="red", markup=False, highlight=False, soft_wrap=True)
+            return EXIT_FAILED
         if interrupted:
             self.console.print(
                 f"[yellow]interrupted: {results['counts']['ok'] + results['counts']['failed']}"

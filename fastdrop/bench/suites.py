@@ -8,7 +8,7 @@ the profile's and the suite's base config. The same config in two suites is one 
 T2 reads T1's training runs, T5's "none" is T1's MLP at p = 0, and so on.
 
 `rows` names the axes a table is grouped by (one row per value combination, the seeds
-pooled); `metrics` names the columns (see fastdrop.bench.tables for each one's meaning).
+pooled); `metrics` names the columns (see fastdrop.results.tables for each one's meaning).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Suite:
     measures: str  # what is measured (for the report)
     grid: tuple  # blocks: dict axis -> list of values, or dict label -> overrides
     rows: tuple[str, ...]  # the axes a row of the table is keyed by
-    metrics: tuple[str, ...]  # the table's columns (fastdrop.bench.tables.METRICS)
+    metrics: tuple[str, ...]  # the table's columns (fastdrop.results.tables.METRICS)
     kind: str = "train"  # "train" (one run per seed) or "probe" (one model, no training)
     base: dict = dataclasses.field(default_factory=dict)  # config shared by every point
     timing: bool = False  # also time a training step of each point with pyperf
@@ -138,7 +138,7 @@ SUITES = (
                    "test_ece")),
 )
 
-KERNELS = "K1"  # the kernel suite (fastdrop.bench.kernels), timed by its own pyperf script
+KERNELS = "K1"  # the kernel suite (fastdrop.bench.kernel_suite), timed by its own pyperf script
 SUITE_NAMES = (KERNELS, *(s.name for s in SUITES))
 TRAIN_SUITES = tuple(s.name for s in SUITES)
 

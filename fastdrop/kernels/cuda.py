@@ -1,390 +1,346 @@
 """The CUDA kernels (numba-cuda): SPEC.md on an NVIDIA GPU, bit for bit with the reference.
 
-Same names and signatures as reference.py: forward(x, y, mask, plan), backward(dy, dx, mask,
-plan), inference(x, y, plan), over flat contiguous device arrays and a validated `Plan`.
-`CudaBackend` at the bottom adapts device arrays (numba, CuPy, PyTorch: anything with
-`__cuda_array_interface__`) to those flat buffers for fastdrop.ops.
+Same names as reference.py: forward(x, y, mask, plan), backward(dy, dx, mask, plan),
+inference(x, y, plan), over flat contiguous device arrays and a validated `Plan`, plus a
+`stream` keyword (0: numba's default stream). Kernels assume valid input and never raise;
+fastdrop/cuda_dispatch.py adapts device arrays to them. Device functions (Philox, keep
+bits, Box-Muller, 16-byte loads and stores) are in cuda_device.py.
 
 This module is imported only where numba.cuda is usable (a GPU, or the simulator with
 NUMBA_ENABLE_CUDASIM=1); `import fastdrop` never imports it.
 
-How the kernels spend memory bandwidth (docs/GPU.md has the long version):
+Shaped like a copy (docs/GPU.md has the long version):
 
-- One Philox4x32-10 call gives one mask byte, 8 elements. A block of TILE threads owns a
-  tile of TILE mask bytes = 8*TILE elements. Phase 1: thread t computes (or, in backward,
-  loads) mask byte t of the tile and keeps it in shared memory; mask bytes are written with
-  one coalesced uint8 store per thread. Phase 2: the block walks the tile's elements in
-  coalesced order (element 8*TILE*tile + j*TILE + t for j = 0..7), each thread reading its
-  keep bit out of shared memory. A warp thus reads and writes 32 consecutive elements per
-  instruction (128 bytes of float32), where "8 contiguous elements per thread" would have
-  each store touch 32 different sectors.
-- Grid-stride over tiles, with the grid capped at one full wave (SM count x 2048 / TILE
-  blocks), so large inputs do not pay for block scheduling and small ones launch few blocks.
-- No warp intrinsics (the simulator has none): only shared memory and syncthreads.
-- Philox runs in 32-bit registers: mulhi via libdevice umulhi (mul.hi.u32) and the low
-  word as a truncated product (mul.lo.u32). 64-bit math only for indices and counters
-  (counter = (c mod 2^32, c >> 32, offset lo, offset hi)).
-- Element math in float32 for float16 and float32 data: a float16 product is exact in
-  float32, so rounding it once on the store gives the IEEE float16 product's bits.
-  Dropped elements are selected (never multiplied): NaN/Inf dropped give exactly the
-  dropped value. Alpha's a*x uses fmul_rn, which the compiler may not contract into an
-  FMA, so alpha matches numpy's separate multiply and add bit for bit as well.
-- Gaussian noise is computed in float64 (log, sqrt, cos, sin of libdevice), as the
-  reference does, then rounded once to x's dtype: agreement to about 1 ulp of x's dtype.
+- A unit is 8 elements, one mask byte, one Philox call. Each thread owns whole units
+  (grid-stride): it loads the unit's 8 elements with 16-byte vector loads (float16: one
+  vector, float32: two), runs Philox, keeps the 8 keep bits in registers, and writes the
+  mask byte and the 8 results with 16-byte stores. No shared memory, no barriers, no
+  per-element bounds checks: the loop covers whole units only, and the one partial unit
+  at the end (n % 8 elements) is done by the one thread whose index lands on it.
+- Specialised at compile time, by closure constants: the storage dtype; where keep comes
+  from (Philox and store the mask / Philox only / the stored mask: three kernels, so
+  backward from a mask carries no Philox code); the index width (uint32 below 2^31
+  elements, else uint64); and vector or scalar access (vector when x and y are 16-byte
+  aligned, which every allocation is; a misaligned view takes the scalar kernel).
+- float16 stays float16 in registers until the select that uses it, where it is
+  converted to float32 (exact) and the product rounded once to float16.
+- Launch bounds cap registers so that MIN_BLOCKS blocks of BLOCK threads fit on an SM;
+  the grid is one wave of the blocks the compiled kernel can keep resident (from its
+  register count), so large inputs do not pay for block scheduling.
+- Dropped elements are selected, never multiplied (NaN/Inf dropped give the dropped
+  value). Alpha's a*x uses fmul_rn, which may not contract into an FMA, so it matches
+  numpy's separate multiply and add bit for bit. Gaussian noise is float64, as the
+  reference's, rounded once to x's dtype.
 """
 
 from __future__ import annotations
 
 import functools
-import math
-import sys
 from types import SimpleNamespace
 
 import numpy as np
 from numba import cuda
 
-from .. import _validate as v
-from .. import spec
+from .cuda_device import (
+    SIMULATOR,
+    UNIT,
+    VECTOR_BYTES,
+    box_muller,
+    byte_bits,
+    device,
+    hmul,
+    keep_byte,
+    mover,
+    mul_rn,
+    philox_at,
+)
+from .cuda_launch import BLOCK, GAUSS_MIN_BLOCKS, address, current_device_id, jit, launch
 from .plan import Plan
 
+__all__ = ["SIMULATOR", "address", "backward", "channel_mask", "forward", "inference"]
 
-def _simulator_enabled() -> bool:
-    """True when numba.cuda is the simulator (NUMBA_ENABLE_CUDASIM=1 at its import)."""
-    try:
-        from numba.cuda.core import config  # numba-cuda >= 0.20
-    except ImportError:  # older numba-cuda keeps the flag in numba's config
-        from numba.core import config
-    return bool(config.ENABLE_CUDASIM)
+NARROW_LIMIT = 2**31  # arrays below this many elements use uint32 indices
 
-
-SIMULATOR = _simulator_enabled()
-
-# --- launch geometry ---------------------------------------------------------------------
-TILE = 256  # threads per block = mask bytes per tile (8 * TILE elements per tile)
-GAUSS_LANES = spec.GAUSS_PER_CALL  # gaussian: one Philox call per 4 elements
-GAUSS_TILE_ELEMS = GAUSS_LANES * TILE
-THREADS_PER_SM = 2048  # resident threads per SM on sm_70..sm_90: the grid is one wave
-SIMULATOR_BLOCKS = 2  # the simulator runs every thread in Python: keep grids tiny
-# Cap on blocks per launch; None = one full wave of the device. Tests set it to 1 to make
-# every block walk several tiles of the grid-stride loop, on the simulator or a GPU.
-GRID_LIMIT: int | None = None
-
-# --- constants, typed for device code ----------------------------------------------------
-_M0 = np.uint32(spec.PHILOX_M0)
-_M1 = np.uint32(spec.PHILOX_M1)
-_M0_64 = np.uint64(spec.PHILOX_M0)
-_M1_64 = np.uint64(spec.PHILOX_M1)
-_W0 = np.uint64(spec.PHILOX_W0)  # uint64 so the key bump never overflows before truncation
-_W1 = np.uint64(spec.PHILOX_W1)
-_SHIFT32 = np.uint64(32)
-_LOW16 = np.uint32(0xFFFF)
-_INV_2_32 = 1.0 / 2.0**32  # exact: dividing by 2^32 and multiplying by 2^-32 agree
-_TWO_PI = 2.0 * math.pi  # the reference's 2.0 * np.pi, rounded the same way
-
-# The mode of a tile kernel's phase 1: where the tile's keep bits come from.
-MODE_FORWARD = 0  # Philox, and store the mask bytes
-MODE_STORED = 1  # load the stored mask bytes (backward from a mask)
-MODE_REGEN = 2  # Philox, store nothing (backward regenerated from seed / offset)
+# Where a masked kernel's keep bits come from: one compiled kernel per mode.
+MODE_FORWARD = "forward"  # Philox, and store the mask bytes
+MODE_REGEN = "regen"  # Philox, store nothing (backward regenerated from seed / offset)
+MODE_STORED = "stored"  # load the stored mask bytes (backward from a mask): no Philox
 
 
-def _device(fn):
-    """A device function: forceinlined on a GPU. On the simulator it stays a plain Python
-    function (the kernels calling it are Python there too): the simulator's device-function
-    wrapper adds ~15 us a call and the kernels make dozens of calls per mask byte."""
-    if SIMULATOR:
-        return fn
-    return cuda.jit(device=True, forceinline=True)(fn)
+@device
+def _fmul(a, b):
+    """float32 product."""
+    return a * b
 
 
-if SIMULATOR:
-    # The simulator has no libdevice: the same arithmetic on numpy scalars.
-    @_device
-    def _mulhi(a, b):
-        """High 32 bits of the 64-bit product of two uint32."""
-        return np.uint32((np.uint64(a) * np.uint64(b)) >> _SHIFT32)
-
-    @_device
-    def _mul_rn(a, b):
-        """float32 product, rounded once (numpy scalars never fuse)."""
-        return a * b
-
-else:
-    from numba.cuda import libdevice
-
-    @_device
-    def _mulhi(a, b):
-        return libdevice.umulhi(a, b)  # mul.hi.u32: no 64-bit multiply in the Philox rounds
-
-    @_device
-    def _mul_rn(a, b):
-        # __fmul_rn: a multiply the compiler may not contract into an FMA with the next add.
-        return libdevice.fmul_rn(a, b)
-
-
-# --- Philox4x32-10 and the keep bits (SPEC.md sections 1 and 2) ---------------------------
-@_device
-def _philox(c0, c1, c2, c3, k0, k1):
-    """Philox4x32-10 of one counter; all words uint32."""
-    for _ in range(spec.PHILOX_ROUNDS):
-        hi0 = _mulhi(c0, _M0)
-        lo0 = np.uint32(np.uint64(c0) * _M0_64)  # truncated: compiles to mul.lo.u32
-        hi1 = _mulhi(c2, _M1)
-        lo1 = np.uint32(np.uint64(c2) * _M1_64)
-        c0, c1, c2, c3 = np.uint32(hi1 ^ c1 ^ k0), lo1, np.uint32(hi0 ^ c3 ^ k1), lo0
-        k0 = np.uint32(k0 + _W0)  # the bump after the last round is dead code
-        k1 = np.uint32(k1 + _W1)
-    return c0, c1, c2, c3
-
-
-@_device
-def _philox_at(c, o0, o1, k0, k1):
-    """Philox call number c (int64): counter (c mod 2^32, c >> 32, offset lo, offset hi)."""
-    return _philox(np.uint32(c & 0xFFFFFFFF), np.uint32(c >> 32), o0, o1, k0, k1)
-
-
-@_device
-def _pair_bits(r, t):
-    """Keep bits of the two 16-bit uniforms in word r: bit 0 low half, bit 1 high half."""
-    return np.uint32((r & _LOW16) >= t) | (np.uint32((r >> 16) >= t) << 1)
-
-
-@_device
-def _keep_byte(c, nbits, t, k0, k1, o0, o1):
-    """Mask byte c: bit j keeps entry 8c + j; bits past entry nbits - 1 are 0."""
-    r0, r1, r2, r3 = _philox_at(c, o0, o1, k0, k1)
-    # np.uint32 around mixed expressions: numba types uint64 op int64 as float64.
-    bits = np.uint32(
-        _pair_bits(r0, t)
-        | (_pair_bits(r1, t) << 2)
-        | (_pair_bits(r2, t) << 4)
-        | (_pair_bits(r3, t) << 6)
-    )
-    valid = nbits - c * 8
-    if valid < 8:  # the last byte: unused high bits are 0 (np.packbits layout)
-        bits = np.uint32(bits & ((1 << valid) - 1))
-    return np.uint8(bits)
-
-
-@_device
-def _tile_bits(mask, mode, c, nbytes, nbits, t, k0, k1, o0, o1):
-    """Phase 1 of a tile kernel for mask byte c: its keep bits (0 past the end)."""
-    if c >= nbytes:
-        return np.uint8(0)
-    if mode == MODE_STORED:
-        return mask[c]
-    bits = _keep_byte(c, nbits, t, k0, k1, o0, o1)
-    if mode == MODE_FORWARD:
-        mask[c] = bits
-    return bits
-
-
-@_device
-def _tile_bit(bits_s, local):
-    """Keep bit of element `local` (0 .. 8*TILE - 1) of a tile, from the shared mask bytes."""
-    return (bits_s[np.uint32(local >> 3)] >> np.uint32(local & 7)) & 1
-
-
-@_device
-def _load_tile(src, vals, start, n, per_thread):
-    """Phase 0: this thread's elements of a tile, start + j*TILE + tid, as float32 (0 past
-    the end). A warp reads 32 consecutive elements per load, and all loads are issued
-    before the Philox work, so their latency overlaps it."""
-    tid = cuda.threadIdx.x
-    for j in range(per_thread):
-        i = start + j * TILE + tid
-        # An unsigned index: numba emits no negative-index wraparound code for it.
-        vals[j] = np.float32(src[np.uint64(i)]) if i < n else np.float32(0.0)
-
-
-@_device
-def _box_muller(ra, rb):
-    """Two standard normals from two uint32 words, in float64 like the reference."""
-    u1 = (np.float64(ra) + 0.5) * _INV_2_32  # in (0, 1): the log is finite
-    u2 = np.float64(rb) * _INV_2_32
-    radius = math.sqrt(-2.0 * math.log(u1))
-    angle = _TWO_PI * u2
-    return radius * math.cos(angle), radius * math.sin(angle)
-
-
-# --- kernels, specialised per storage dtype ----------------------------------------------
+# --- kernels, specialised per dtype, index width and alignment ------------------------------
 @functools.cache
-def _kernels(dtype_name: str) -> SimpleNamespace:
-    """The kernels for float16 or float32 data.
+def _kernels(dtype_name: str, wide: bool, aligned: bool) -> SimpleNamespace:
+    """Every kernel for float16 or float32 data with uint64 (wide) or uint32 indices and
+    vector (aligned) or scalar access. Each is a closure over these constants, so each
+    combination compiles to its own code, and numba caches each signature for the life
+    of the process."""
+    dtype = np.dtype(dtype_name)
+    cast = dtype.type
+    idx = np.uint64 if wide else np.uint32
+    load, store = mover(dtype, aligned)
+    dmul = hmul if dtype == np.float16 else _fmul
 
-    Arithmetic is float32 (float64 for the gaussian noise); `store` rounds a result to the
-    data's dtype. It is a closure constant, so each dtype gets its own compiled kernels,
-    and numba's dispatcher caches each compiled signature for the life of the process.
-    """
-    store = np.float16 if dtype_name == "float16" else np.float32
+    @device
+    def first_unit():
+        return idx(idx(cuda.blockIdx.x) * idx(BLOCK) + idx(cuda.threadIdx.x))
 
-    @_device
-    def select_scaled(dst, vals, bits_s, start, n, scale):
-        """Phase 2: dst = keep ? x * scale : +0 for the tile's elements this thread loaded."""
-        tid = cuda.threadIdx.x
-        for j in range(8):
-            local = j * TILE + tid
-            i = start + local
-            if i < n:
-                kept = vals[j] * scale
-                dst[np.uint64(i)] = store(kept if _tile_bit(bits_s, local) else np.float32(0.0))
+    @device
+    def grid_stride():
+        return idx(idx(cuda.gridDim.x) * idx(BLOCK))
 
-    @_device
-    def select_affine(dst, vals, bits_s, start, n, a, b, drop):
-        """Phase 2 of alpha: dst = keep ? a*x + b : drop, product and sum each rounded to
-        the dtype as numpy rounds them (fmul_rn blocks FMA contraction; for float16 the
-        float32 sum of two float16 values rounds to the float16 sum: 24 >= 2*11 + 2)."""
-        tid = cuda.threadIdx.x
-        for j in range(8):
-            local = j * TILE + tid
-            i = start + local
-            if i < n:
-                kept = np.float32(store(_mul_rn(a, vals[j]))) + b
-                dst[np.uint64(i)] = store(kept if _tile_bit(bits_s, local) else drop)
+    @device
+    def apply_scale(out, raw, bits, scale, valid):
+        """out[j] = keep_j ? x_j * scale : +0, for the elements in `valid`'s bits. scale
+        is in the data's dtype, and so is the product: a float16 multiply rounds the exact
+        product once, the bits a float32 product rounded to float16 would give, without
+        converting either operand."""
+        for j in range(UNIT):
+            if (valid >> np.uint32(j)) & np.uint32(1):
+                kept = dmul(raw[j], scale)
+                out[j] = kept if (bits >> np.uint32(j)) & np.uint32(1) else cast(0.0)
 
-    @cuda.jit
-    def scaled_tiles(src, dst, mask, mode, n, nbytes, t, k0, k1, o0, o1, scale):
-        """inverted / standard forward, and backward of every masked variant but spatial:
-        dst = keep ? src * scale : 0. `mode` says where keep comes from (MODE_*)."""
-        bits_s = cuda.shared.array(TILE, np.uint8)
-        vals = cuda.local.array(8, np.float32)  # registers once the loops are unrolled
-        tid = cuda.threadIdx.x
-        tile = np.int64(cuda.blockIdx.x)
-        ntiles = (nbytes + TILE - 1) // TILE
-        while tile < ntiles:  # uniform per block: every thread reaches both syncthreads
-            start = tile * TILE * 8
-            _load_tile(src, vals, start, n, 8)  # in flight while Philox runs
-            c = tile * TILE + tid
-            bits_s[tid] = _tile_bits(mask, mode, c, nbytes, n, t, k0, k1, o0, o1)
-            cuda.syncthreads()
-            select_scaled(dst, vals, bits_s, start, n, scale)
-            cuda.syncthreads()  # before the next tile overwrites bits_s
-            tile += cuda.gridDim.x
+    def masked(mode):
+        """dst = keep ? src * scale : 0 (inverted / standard forward, and backward of every
+        masked variant but spatial), keep bits from `mode`."""
 
-    @cuda.jit
-    def affine_tiles(x, y, mask, n, nbytes, t, k0, k1, o0, o1, a, b, drop):
+        @device
+        def full_bits(mask, c, t, k0, k1, o0, o1):
+            """Keep bits of whole unit c (no tail to mask)."""
+            if mode == MODE_STORED:
+                return np.uint32(mask[c])
+            r0, r1, r2, r3 = philox_at(c, o0, o1, k0, k1)
+            bits = byte_bits(r0, r1, r2, r3, t)
+            if mode == MODE_FORWARD:
+                mask[c] = np.uint8(bits)
+            return bits
+
+        @device
+        def unit_bits(mask, c, last, tail_bits, t, k0, k1, o0, o1):
+            """Keep bits of unit c, ANDed with tail_bits when c is the last."""
+            if mode == MODE_STORED:
+                return np.uint32(mask[c])
+            bits = np.uint32(keep_byte(c, last, tail_bits, t, k0, k1, o0, o1))
+            if mode == MODE_FORWARD:
+                mask[c] = np.uint8(bits)
+            return bits
+
+        def kernel(src, dst, mask, full, tail_bits, t, k0, k1, o0, o1, scale):
+            raw = cuda.local.array(UNIT, cast)
+            out = cuda.local.array(UNIT, cast)
+            c = first_unit()
+            stride = grid_stride()
+            while c < full:  # whole units: no bounds checks
+                e = idx(c * idx(UNIT))
+                load(src, e, raw)  # issued before Philox: the loads' latency overlaps it
+                bits = full_bits(mask, c, t, k0, k1, o0, o1)
+                apply_scale(out, raw, bits, scale, np.uint32(0xFF))
+                store(dst, e, out)
+                c = idx(c + stride)
+            if c == full and tail_bits != 0:  # the partial last unit: one thread
+                e = idx(c * idx(UNIT))
+                for j in range(UNIT):
+                    if (tail_bits >> np.uint32(j)) & np.uint32(1):
+                        raw[j] = src[e + np.uint32(j)]
+                bits = unit_bits(mask, c, c, tail_bits, t, k0, k1, o0, o1)
+                apply_scale(out, raw, bits, scale, tail_bits)
+                for j in range(UNIT):
+                    if (tail_bits >> np.uint32(j)) & np.uint32(1):
+                        dst[e + np.uint32(j)] = out[j]
+
+        # A name a profiler can select (ncu -k regex:dropout_forward), one per mode.
+        kernel.__name__ = kernel.__qualname__ = f"dropout_{mode}"
+        return jit(kernel)
+
+    @device
+    def apply_affine(out, raw, bits, a, b, drop, valid):
+        """alpha: out = keep ? a*x + b : drop, product and sum each rounded to the dtype
+        as numpy rounds them (fmul_rn blocks FMA contraction; for float16 the float32 sum
+        of two float16 values rounds to the float16 sum: 24 >= 2*11 + 2)."""
+        for j in range(UNIT):
+            if (valid >> np.uint32(j)) & np.uint32(1):
+                kept = cast(np.float32(cast(mul_rn(a, np.float32(raw[j])))) + b)
+                out[j] = kept if (bits >> np.uint32(j)) & np.uint32(1) else cast(drop)
+
+    @jit
+    def affine(x, y, mask, full, tail_bits, t, k0, k1, o0, o1, a, b, drop):
         """alpha forward: y = keep ? a*x + b : drop, and the mask."""
-        bits_s = cuda.shared.array(TILE, np.uint8)
-        vals = cuda.local.array(8, np.float32)
-        tid = cuda.threadIdx.x
-        tile = np.int64(cuda.blockIdx.x)
-        ntiles = (nbytes + TILE - 1) // TILE
-        while tile < ntiles:
-            start = tile * TILE * 8
-            _load_tile(x, vals, start, n, 8)
-            c = tile * TILE + tid
-            bits_s[tid] = _tile_bits(mask, MODE_FORWARD, c, nbytes, n, t, k0, k1, o0, o1)
-            cuda.syncthreads()
-            select_affine(y, vals, bits_s, start, n, a, b, drop)
-            cuda.syncthreads()
-            tile += cuda.gridDim.x
+        raw = cuda.local.array(UNIT, cast)
+        out = cuda.local.array(UNIT, cast)
+        c = first_unit()
+        stride = grid_stride()
+        while c < full:
+            e = idx(c * idx(UNIT))
+            load(x, e, raw)
+            r0, r1, r2, r3 = philox_at(c, o0, o1, k0, k1)
+            bits = byte_bits(r0, r1, r2, r3, t)
+            mask[c] = np.uint8(bits)
+            apply_affine(out, raw, bits, a, b, drop, np.uint32(0xFF))
+            store(y, e, out)
+            c = idx(c + stride)
+        if c == full and tail_bits != 0:
+            e = idx(c * idx(UNIT))
+            for j in range(UNIT):
+                if (tail_bits >> np.uint32(j)) & np.uint32(1):
+                    raw[j] = x[e + np.uint32(j)]
+            bits = np.uint32(keep_byte(c, c, tail_bits, t, k0, k1, o0, o1))
+            mask[c] = np.uint8(bits)
+            apply_affine(out, raw, bits, a, b, drop, tail_bits)
+            for j in range(UNIT):
+                if (tail_bits >> np.uint32(j)) & np.uint32(1):
+                    y[e + np.uint32(j)] = out[j]
 
-    @cuda.jit
-    def gaussian_tiles(src, dst, n, ncalls, k0, k1, o0, o1, sigma):
-        """dst = src * (1 + sigma*z): forward and backward alike. Phase 1: thread t makes
-        the 4 factors of Philox call t of the tile; phase 2 applies them coalesced."""
-        fac_s = cuda.shared.array(GAUSS_TILE_ELEMS, np.float32)
-        vals = cuda.local.array(GAUSS_LANES, np.float32)
-        tid = cuda.threadIdx.x
-        tile = np.int64(cuda.blockIdx.x)
-        ntiles = (ncalls + TILE - 1) // TILE
-        while tile < ntiles:
-            start = tile * GAUSS_TILE_ELEMS
-            _load_tile(src, vals, start, n, GAUSS_LANES)
-            m = tile * TILE + tid
-            if m < ncalls:
-                r0, r1, r2, r3 = _philox_at(m, o0, o1, k0, k1)
-                z0, z1 = _box_muller(r0, r1)
-                z2, z3 = _box_muller(r2, r3)
-                # 1 + sigma*z in float64, rounded once to the dtype, as the reference does.
-                fac_s[4 * tid] = np.float32(store(1.0 + sigma * z0))
-                fac_s[4 * tid + 1] = np.float32(store(1.0 + sigma * z1))
-                fac_s[4 * tid + 2] = np.float32(store(1.0 + sigma * z2))
-                fac_s[4 * tid + 3] = np.float32(store(1.0 + sigma * z3))
-            cuda.syncthreads()
-            for j in range(GAUSS_LANES):
-                local = j * TILE + tid
-                i = start + local
-                if i < n:
-                    dst[np.uint64(i)] = store(vals[j] * fac_s[np.uint32(local)])
-            cuda.syncthreads()
-            tile += cuda.gridDim.x
+    @device
+    def gauss_factors(fac, c, k0, k1, o0, o1, sigma):
+        """fac[0..7] = 1 + sigma*z of the unit's 8 elements (Philox calls 2c and 2c + 1),
+        in float64 rounded once to the dtype, as the reference does."""
+        m = np.uint64(c) * np.uint64(2)
+        for h in range(2):
+            r0, r1, r2, r3 = philox_at(m + np.uint64(h), o0, o1, k0, k1)
+            z0, z1 = box_muller(r0, r1)
+            z2, z3 = box_muller(r2, r3)
+            fac[4 * h] = np.float32(cast(1.0 + sigma * z0))
+            fac[4 * h + 1] = np.float32(cast(1.0 + sigma * z1))
+            fac[4 * h + 2] = np.float32(cast(1.0 + sigma * z2))
+            fac[4 * h + 3] = np.float32(cast(1.0 + sigma * z3))
 
-    @cuda.jit
-    def spatial_apply(src, dst, mask, n, channel_len, scale):
-        """spatial: dst[i] = keep[i // channel_len] ? src[i] * scale : 0, one element per
-        thread per step (coalesced). The channel index advances by the grid stride's
-        quotient and remainder, so the loop has no 64-bit division."""
-        i = np.int64(cuda.grid(1))
-        stride = np.int64(cuda.gridsize(1))
-        channel = i // channel_len
-        within = i - channel * channel_len
-        step_channels = stride // channel_len
-        step_within = stride - step_channels * channel_len
-        while i < n:
-            keep = (mask[np.uint64(channel >> 3)] >> np.uint32(channel & 7)) & 1
-            at = np.uint64(i)
-            kept = np.float32(src[at]) * scale
-            dst[at] = store(kept if keep else np.float32(0.0))
-            i += stride
-            channel += step_channels
-            within += step_within
-            if within >= channel_len:
-                within -= channel_len
-                channel += 1
+    def gaussian(src, dst, full, tail_bits, k0, k1, o0, o1, sigma):
+        """dst = src * (1 + sigma*z): forward and backward alike, 8 elements a trip."""
+        raw = cuda.local.array(UNIT, cast)
+        out = cuda.local.array(UNIT, cast)
+        fac = cuda.local.array(UNIT, np.float32)
+        c = first_unit()
+        stride = grid_stride()
+        while c < full:
+            e = idx(c * idx(UNIT))
+            load(src, e, raw)
+            gauss_factors(fac, c, k0, k1, o0, o1, sigma)
+            for j in range(UNIT):
+                out[j] = cast(np.float32(raw[j]) * fac[j])
+            store(dst, e, out)
+            c = idx(c + stride)
+        if c == full and tail_bits != 0:
+            e = idx(c * idx(UNIT))
+            gauss_factors(fac, c, k0, k1, o0, o1, sigma)
+            for j in range(UNIT):
+                if (tail_bits >> np.uint32(j)) & np.uint32(1):
+                    dst[e + np.uint32(j)] = cast(np.float32(src[e + np.uint32(j)]) * fac[j])
 
-    @cuda.jit
-    def scale_copy(src, dst, n, scale):
+    gaussian = jit(gaussian, GAUSS_MIN_BLOCKS)
+
+    @device
+    def channel_keep(mask, ch):
+        return (np.uint32(mask[ch >> idx(3)]) >> np.uint32(ch & idx(7))) & np.uint32(1)
+
+    @device
+    def spatial_bits(mask, e, channel_len, valid):
+        """Keep bits of the unit at element e: element e + j keeps channel (e + j) // L.
+        One division per unit where a unit spans at most two channels (L >= 8)."""
+        ch = idx(e // channel_len)
+        if channel_len >= idx(UNIT):
+            rem = idx(e - ch * channel_len)
+            k_first = channel_keep(mask, ch)
+            k_next = k_first
+            if idx(rem + idx(UNIT - 1)) >= channel_len and (valid >> np.uint32(7)):
+                k_next = channel_keep(mask, idx(ch + idx(1)))
+            bits = np.uint32(0)
+            for j in range(UNIT):
+                kj = k_next if idx(rem + np.uint32(j)) >= channel_len else k_first
+                bits |= np.uint32(kj << np.uint32(j))
+            return bits
+        bits = np.uint32(0)
+        for j in range(UNIT):
+            if (valid >> np.uint32(j)) & np.uint32(1):
+                chj = idx(idx(e + np.uint32(j)) // channel_len)
+                bits |= np.uint32(channel_keep(mask, chj) << np.uint32(j))
+        return bits
+
+    @jit
+    def spatial(src, dst, mask, full, tail_bits, channel_len, scale):
+        """spatial: dst = keep[i // channel_len] ? src * scale : 0, 8 elements a trip."""
+        raw = cuda.local.array(UNIT, cast)
+        out = cuda.local.array(UNIT, cast)
+        c = first_unit()
+        stride = grid_stride()
+        while c < full:
+            e = idx(c * idx(UNIT))
+            load(src, e, raw)
+            bits = spatial_bits(mask, e, channel_len, np.uint32(0xFF))
+            apply_scale(out, raw, bits, scale, np.uint32(0xFF))
+            store(dst, e, out)
+            c = idx(c + stride)
+        if c == full and tail_bits != 0:
+            e = idx(c * idx(UNIT))
+            for j in range(UNIT):
+                if (tail_bits >> np.uint32(j)) & np.uint32(1):
+                    raw[j] = src[e + np.uint32(j)]
+            bits = spatial_bits(mask, e, channel_len, tail_bits)
+            apply_scale(out, raw, bits, scale, tail_bits)
+            for j in range(UNIT):
+                if (tail_bits >> np.uint32(j)) & np.uint32(1):
+                    dst[e + np.uint32(j)] = out[j]
+
+    @jit
+    def scale_copy(src, dst, full, tail_bits, scale):
         """dst = src * scale (standard inference): one IEEE multiply per element."""
-        i = np.int64(cuda.grid(1))
-        stride = np.int64(cuda.gridsize(1))
-        while i < n:
-            at = np.uint64(i)
-            dst[at] = store(np.float32(src[at]) * scale)
-            i += stride
+        raw = cuda.local.array(UNIT, cast)
+        out = cuda.local.array(UNIT, cast)
+        c = first_unit()
+        stride = grid_stride()
+        while c < full:
+            e = idx(c * idx(UNIT))
+            load(src, e, raw)
+            apply_scale(out, raw, np.uint32(0xFF), scale, np.uint32(0xFF))
+            store(dst, e, out)
+            c = idx(c + stride)
+        if c == full and tail_bits != 0:
+            e = idx(c * idx(UNIT))
+            for j in range(UNIT):
+                if (tail_bits >> np.uint32(j)) & np.uint32(1):
+                    dst[e + np.uint32(j)] = dmul(src[e + np.uint32(j)], scale)
 
     return SimpleNamespace(
-        scaled_tiles=scaled_tiles,
-        affine_tiles=affine_tiles,
-        gaussian_tiles=gaussian_tiles,
-        spatial_apply=spatial_apply,
-        scale_copy=scale_copy,
+        forward=masked(MODE_FORWARD), regen=masked(MODE_REGEN), stored=masked(MODE_STORED),
+        affine=affine, gaussian=gaussian, spatial=spatial, scale_copy=scale_copy,
     )
 
 
-@cuda.jit
-def _channel_mask(mask, nbits, nbytes, t, k0, k1, o0, o1):
+@functools.cache
+def _mask_kernel(wide: bool):
     """The packed mask alone, one thread per byte (spatial: one bit per channel)."""
-    c = np.int64(cuda.grid(1))
-    stride = np.int64(cuda.gridsize(1))
-    while c < nbytes:
-        mask[c] = _keep_byte(c, nbits, t, k0, k1, o0, o1)
-        c += stride
+    idx = np.uint64 if wide else np.uint32
+
+    @jit
+    def channel_mask(mask, nbytes, tail_bits, t, k0, k1, o0, o1):
+        c = idx(idx(cuda.blockIdx.x) * idx(BLOCK) + idx(cuda.threadIdx.x))
+        stride = idx(idx(cuda.gridDim.x) * idx(BLOCK))
+        last = idx(nbytes - idx(1))
+        while c < nbytes:
+            mask[c] = keep_byte(c, last, tail_bits, t, k0, k1, o0, o1)
+            c = idx(c + stride)
+
+    return channel_mask
 
 
 # --- launch configuration ----------------------------------------------------------------
-@functools.cache
-def _wave_blocks() -> int:
-    """Blocks of TILE threads in one full wave of the current device (or the simulator)."""
-    if SIMULATOR:
-        return SIMULATOR_BLOCKS
-    sms = cuda.get_current_device().MULTIPROCESSOR_COUNT
-    return sms * (THREADS_PER_SM // TILE)
+def _set(src, dst) -> SimpleNamespace:
+    """The kernels for these arrays: their dtype, index width and alignment."""
+    aligned = (address(src) | address(dst)) % VECTOR_BYTES == 0
+    return _kernels(src.dtype.name, src.size >= NARROW_LIMIT, aligned)
 
 
-def _blocks(work_items: int) -> int:
-    """Blocks for `work_items` tiles (or elements / TILE): at most one wave, at least 1."""
-    limit = GRID_LIMIT if GRID_LIMIT is not None else _wave_blocks()
-    return max(1, min(work_items, limit))
+def _units(n: int) -> tuple[int, np.uint32]:
+    """(whole units, bits of the partial last unit's elements: 0 when there is none)."""
+    return n // UNIT, np.uint32((1 << (n % UNIT)) - 1)
 
 
-def _tiles(count: int) -> int:
-    return -(-count // TILE)
-
-
-@functools.cache
-def _scratch_byte():
-    """A one-byte device array passed as `mask` where a kernel stores none (regeneration)."""
-    return cuda.device_array(1, dtype=np.uint8)
+def _index(n: int, value: int):
+    return np.uint64(value) if n >= NARROW_LIMIT else np.uint32(value)
 
 
 def _words(plan: Plan):
@@ -392,228 +348,83 @@ def _words(plan: Plan):
     return tuple(np.uint32(w) for w in (plan.t, plan.k0, plan.k1, plan.o0, plan.o1))
 
 
-def _f32(value) -> np.float32:
-    """A plan scale (already rounded to x's dtype) as float32: exact for float16 too."""
-    return np.float32(value)
+@functools.cache
+def _scratch_byte(device_id: int):
+    """A one-byte device array passed as `mask` where a kernel stores none, per device."""
+    return cuda.device_array(1, dtype=np.uint8)
 
 
-def channel_mask(mask, plan: Plan) -> None:
+def channel_mask(mask, plan: Plan, stream=0) -> None:
     """Write the packed mask of plan (all nbits entries) into the uint8 device array."""
     nbytes = plan.nbytes
-    _channel_mask[_blocks(_tiles(nbytes)), TILE](
-        mask, np.int64(plan.nbits), np.int64(nbytes), *_words(plan)
-    )
+    wide = nbytes * UNIT >= NARROW_LIMIT
+    tail = plan.nbits - UNIT * (nbytes - 1)
+    launch(_mask_kernel(wide), nbytes, stream, mask, _index(nbytes * UNIT, nbytes),
+            np.uint32((1 << tail) - 1), *_words(plan))
 
 
-def _scaled(src, dst, mask, mode: int, plan: Plan, scale) -> None:
-    k = _kernels(src.dtype.name)
-    nbytes = plan.nbytes
-    k.scaled_tiles[_blocks(_tiles(nbytes)), TILE](
-        src, dst, mask, np.int64(mode), np.int64(plan.n), np.int64(nbytes), *_words(plan),
-        _f32(scale),
-    )
+def _masked(src, dst, mask, mode: str, plan: Plan, scale, stream) -> None:
+    full, tail = _units(plan.n)
+    kernel = getattr(_set(src, dst), mode)
+    launch(kernel, -(-plan.n // UNIT), stream, src, dst, mask, _index(plan.n, full), tail,
+            *_words(plan), src.dtype.type(scale))
 
 
-def _spatial(src, dst, mask, plan: Plan, scale) -> None:
+def _spatial(src, dst, mask, plan: Plan, scale, stream) -> None:
     if mask is None:  # regenerate the channel mask: ceil(N*C / 8) bytes, tiny next to x
-        mask = cuda.device_array(plan.nbytes, dtype=np.uint8)
-        channel_mask(mask, plan)
-    k = _kernels(src.dtype.name)
-    k.spatial_apply[_blocks(_tiles(plan.n)), TILE](
-        src, dst, mask, np.int64(plan.n), np.int64(plan.channel_len), _f32(scale)
-    )
+        mask = cuda.device_array(plan.nbytes, dtype=np.uint8, stream=stream)
+        channel_mask(mask, plan, stream)
+    full, tail = _units(plan.n)
+    launch(_set(src, dst).spatial, -(-plan.n // UNIT), stream, src, dst, mask,
+            _index(plan.n, full), tail, _index(plan.n, plan.channel_len), src.dtype.type(scale))
 
 
-def _gaussian(src, dst, plan: Plan) -> None:
-    k = _kernels(src.dtype.name)
-    ncalls = -(-plan.n // spec.GAUSS_PER_CALL)
+def _gaussian(src, dst, plan: Plan, stream) -> None:
+    full, tail = _units(plan.n)
     _, k0, k1, o0, o1 = _words(plan)
-    k.gaussian_tiles[_blocks(_tiles(ncalls)), TILE](
-        src, dst, np.int64(plan.n), np.int64(ncalls), k0, k1, o0, o1, np.float64(plan.sigma)
-    )
+    launch(_set(src, dst).gaussian, -(-plan.n // UNIT), stream, src, dst,
+            _index(plan.n, full), tail, k0, k1, o0, o1, np.float64(plan.sigma))
 
 
 # --- the kernel interface of reference.py --------------------------------------------------
-def forward(x, y, mask, plan: Plan) -> None:
+def forward(x, y, mask, plan: Plan, stream=0) -> None:
     """Training forward: write y and (for every variant but gaussian) the packed mask."""
     if plan.variant == "gaussian":
-        _gaussian(x, y, plan)
+        _gaussian(x, y, plan, stream)
         return
     if mask is None:  # kernels always store the mask: give them somewhere to put it
-        mask = cuda.device_array(plan.nbytes, dtype=np.uint8)
+        mask = cuda.device_array(plan.nbytes, dtype=np.uint8, stream=stream)
     if plan.variant == "spatial":
-        channel_mask(mask, plan)
-        _spatial(x, y, mask, plan, plan.scale)
+        channel_mask(mask, plan, stream)
+        _spatial(x, y, mask, plan, plan.scale, stream)
     elif plan.variant == "alpha":
-        k = _kernels(x.dtype.name)
-        nbytes = plan.nbytes
-        k.affine_tiles[_blocks(_tiles(nbytes)), TILE](
-            x, y, mask, np.int64(plan.n), np.int64(nbytes), *_words(plan),
-            _f32(plan.alpha_a), _f32(plan.alpha_b), _f32(plan.alpha_drop),
-        )
+        full, tail = _units(plan.n)
+        launch(_set(x, y).affine, -(-plan.n // UNIT), stream, x, y, mask,
+                _index(plan.n, full), tail, *_words(plan), np.float32(plan.alpha_a),
+                np.float32(plan.alpha_b), np.float32(plan.alpha_drop))
     else:  # inverted (scale s) and standard (scale 1)
-        _scaled(x, y, mask, MODE_FORWARD, plan, plan.scale)
+        _masked(x, y, mask, MODE_FORWARD, plan, plan.scale, stream)
 
 
-def backward(dy, dx, mask, plan: Plan) -> None:
+def backward(dy, dx, mask, plan: Plan, stream=0) -> None:
     """dx from dy with the stored mask, or (mask None) regenerated from the seed."""
     if plan.variant == "gaussian":
-        _gaussian(dy, dx, plan)
+        _gaussian(dy, dx, plan, stream)
         return
     scale = plan.alpha_a if plan.variant == "alpha" else plan.scale  # keep ? scale*dy : 0
     if plan.variant == "spatial":
-        _spatial(dy, dx, mask, plan, scale)
+        _spatial(dy, dx, mask, plan, scale, stream)
     elif mask is None:
-        _scaled(dy, dx, _scratch_byte(), MODE_REGEN, plan, scale)
+        _masked(dy, dx, _scratch_byte(current_device_id()), MODE_REGEN, plan, scale, stream)
     else:
-        _scaled(dy, dx, mask, MODE_STORED, plan, scale)
+        _masked(dy, dx, mask, MODE_STORED, plan, scale, stream)
 
 
-def inference(x, y, plan: Plan) -> None:
+def inference(x, y, plan: Plan, stream=0) -> None:
     """Dropout off: y = x (a device copy), or x * (1 - p_hat) for the standard variant."""
     if plan.variant == "standard":
-        k = _kernels(x.dtype.name)
-        k.scale_copy[_blocks(_tiles(plan.n)), TILE](
-            x, y, np.int64(plan.n), _f32(plan.infer_scale)
-        )
-    elif _address(x) != _address(y):  # out is x: nothing to do
-        y.copy_to_device(x)
-
-
-# --- device arrays for fastdrop.ops --------------------------------------------------------
-MOVE_HINT = (
-    "move it to the GPU first, e.g. numba.cuda.to_device(a), cupy.asarray(a) or "
-    "torch.as_tensor(a, device='cuda')"
-)
-
-
-def _is_numba_device_array(a) -> bool:
-    """numba's device arrays (the simulator's carry only this marker)."""
-    return bool(getattr(a, "__cuda_ndarray__", False))
-
-
-def _is_device_array(a) -> bool:
-    return _is_numba_device_array(a) or hasattr(a, "__cuda_array_interface__")
-
-
-def _as_numba(a):
-    """A numba view of a device array: zero-copy for CuPy arrays and torch CUDA tensors."""
-    if _is_numba_device_array(a):
-        return a
-    return cuda.as_cuda_array(a)
-
-
-def _address(a) -> int:
-    """Device address of a's first element (the simulator wraps a host numpy array)."""
-    iface = getattr(a, "__cuda_array_interface__", None)
-    if iface is None:
-        iface = a.__array_interface__
-    return int(iface["data"][0])
-
-
-def _byte_extent(a) -> tuple[int, int]:
-    """[lo, hi) of the bytes an array's elements touch."""
-    lo = hi = _address(a)
-    for dim, stride in zip(a.shape, a.strides, strict=True):
-        reach = (dim - 1) * stride
-        lo, hi = (lo + reach, hi) if reach < 0 else (lo, hi + reach)
-    return lo, hi + a.dtype.itemsize
-
-
-def _check_device_overlap(out, x, name: str) -> None:
-    """out may be x itself (same address, layout) or apart from x's bytes; nothing between.
-    Interleaved views that share no element but share an extent are refused too: without
-    numpy's exact solver on device memory, the extent is the safe test."""
-    if out.size == 0 or x.size == 0:
-        return
-    (olo, ohi), (xlo, xhi) = _byte_extent(out), _byte_extent(x)
-    if ohi <= xlo or xhi <= olo:
-        return
-    same = (
-        _address(out) == _address(x)
-        and tuple(out.strides) == tuple(x.strides)
-        and tuple(out.shape) == tuple(x.shape)
-    )
-    if not same:
-        raise ValueError(
-            f"{name} overlaps the input partially; pass out=x for in-place, or a separate "
-            "buffer"
-        )
-
-
-def _contiguous_copy(a):
-    """A C-contiguous device copy of a strided device array (numba copies on the device)."""
-    copy = cuda.device_array(a.shape, dtype=a.dtype)
-    copy[:] = a  # never 0-d: a 0-d array is contiguous
-    return copy
-
-
-class CudaBackend:
-    """Device arrays on an NVIDIA GPU (or the numba-cuda simulator); kernels from this
-    module. Outputs are numba device arrays: view them with cupy.asarray(y) or
-    torch.as_tensor(y, device='cuda'), both zero-copy."""
-
-    name = "cuda"
-    # bfloat16 is not taken: numpy has no bfloat16 dtype, so numba device arrays cannot
-    # hold one, and PyTorch does not export bfloat16 tensors via __cuda_array_interface__.
-    dtypes = ("float16", "float32")
-
-    @property
-    def kernels(self):
-        return sys.modules[__name__]  # forward, backward, inference above
-
-    def asarray(self, x, name: str):
-        if not _is_device_array(x):
-            raise TypeError(
-                f"{name} is a host array ({type(x).__name__}) but backend 'cuda' takes CUDA "
-                f"device arrays; {MOVE_HINT}"
-            )
-        arr = _as_numba(x)
-        v.check_dtype(arr.dtype, self.dtypes, self.name, name)
-        return arr
-
-    def flat(self, a):
-        """A flat C-order view, or a contiguous device copy of a non-contiguous view."""
-        if not a.is_c_contiguous():
-            a = _contiguous_copy(a)
-        return a.reshape(a.size)
-
-    def empty(self, shape, dtype):
-        return cuda.device_array(shape, dtype=np.dtype(dtype))
-
-    def empty_mask(self, nbytes: int):
-        return cuda.device_array(nbytes, dtype=np.uint8)
-
-    def output(self, out, x, name: str = "out"):
-        """(array returned to the caller, flat device buffer the kernel writes)."""
-        if out is None:
-            y = self.empty(x.shape, x.dtype)
-            return y, y.reshape(y.size)
-        if not _is_device_array(out):
-            raise ValueError(
-                f"{name} must be a CUDA device array for backend 'cuda', got "
-                f"{type(out).__name__}"
-            )
-        view = _as_numba(out)
-        v.check_out(view, x.shape, x.dtype, name)
-        _check_device_overlap(view, x, name)
-        if view.is_c_contiguous():
-            return out, view.reshape(view.size)
-        return out, self.empty((view.size,), view.dtype)  # copied into out by finish()
-
-    def finish(self, y, y_flat) -> None:
-        """Copy the kernel's result into a non-contiguous `out`."""
-        view = _as_numba(y)
-        if view.size and not view.is_c_contiguous():
-            view[:] = y_flat.reshape(view.shape)
-
-    def mask_array(self, mask):
-        if not _is_device_array(mask):
-            raise TypeError(
-                f"mask is a host array ({type(mask).__name__}) but backend 'cuda' takes the "
-                f"device mask that dropout returned; {MOVE_HINT}"
-            )
-        mask = _as_numba(mask)
-        if mask.ndim == 1 and not mask.is_c_contiguous():
-            mask = _contiguous_copy(mask)
-        return mask
+        full, tail = _units(plan.n)
+        launch(_set(x, y).scale_copy, -(-plan.n // UNIT), stream, x, y,
+                _index(plan.n, full), tail, x.dtype.type(plan.infer_scale))
+    elif address(x) != address(y):  # out is x: nothing to do
+        y.copy_to_device(x, stream=stream)

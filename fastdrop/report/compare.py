@@ -22,8 +22,14 @@ import dataclasses
 import math
 import statistics
 
+from pyperf._compare import CompareData, CompareResult
+from rich.markup import escape
+from rich.table import Table
+
+from ..results.stats import t_quantile
 from .diff import overlap, usable
 from .format import AXIS_NAMES, fmt_mean_ci, fmt_time, label_cell, table_order
+from .load import pyperf_suites
 
 ACCURACIES = ("train_accuracy", "test_accuracy", "mc_accuracy")
 GUARDED = ("test_accuracy", "mc_accuracy")  # a drop in these is a regression
@@ -76,8 +82,6 @@ def _mean_sd(values) -> str:
 
 
 def _welch_significant(x, y) -> tuple[bool, float]:
-    from ..bench.stats import t_quantile
-
     vx, vy = statistics.variance(x) / len(x), statistics.variance(y) / len(y)
     se = math.sqrt(vx + vy)
     diff = statistics.fmean(y) - statistics.fmean(x)
@@ -90,8 +94,6 @@ def _welch_significant(x, y) -> tuple[bool, float]:
 
 def compare_timing(name: str, bench_a, bench_b, threshold: float) -> Item:
     """pyperf's compare_to logic for one benchmark present in both runs."""
-    from pyperf._compare import CompareData, CompareResult
-
     va, vb = bench_a.get_values(), bench_b.get_values()
     res = CompareResult(CompareData("A", bench_a), CompareData("B", bench_b),
                         min_speed=100.0 * threshold)
@@ -146,8 +148,6 @@ def compare_accuracy(section: str, what: str, col: dict, a, b, threshold: float)
 
 
 def compare_runs(run_a, run_b, threshold: float) -> Comparison:
-    from .load import pyperf_suites
-
     notes = []
     ma, mb = run_a.manifest.get("machine") or {}, run_b.manifest.get("machine") or {}
     if (ma.get("hostname"), ma.get("cpu_model")) != (mb.get("hostname"), mb.get("cpu_model")):
@@ -223,9 +223,6 @@ STATUS_STYLE = {"slower": "red", "lower": "red", "faster": "green", "higher": "g
 
 
 def render(console, cmp: Comparison) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
     for name, items in sections(cmp).items():
         t = Table(title=f"{name}: A -> B", title_justify="left")
         for h in HEADERS:

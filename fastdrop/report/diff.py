@@ -1,6 +1,6 @@
 """Differences of means between table cells, with a 95% confidence interval (Welch).
 
-A table cell is a summary {n, mean, sd, ci} over seeds (fastdrop.bench.stats.summary).
+A table cell is a summary {n, mean, sd, ci} over seeds (fastdrop.results.stats.summary).
 Two cells of different grid points are independent runs, so the difference of their
 means has standard error sqrt(sd_a^2/n_a + sd_b^2/n_b) and Welch-Satterthwaite degrees of
 freedom; `combo` does the same for any linear combination (a gain over a baseline, the
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from ..bench.stats import t_quantile
+from ..results.stats import t_quantile
 
 CONFIDENCE = 0.95
 

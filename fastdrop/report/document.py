@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 
 from . import claims as C
-from .format import CI_NOTE, header_lines, kernel_view, views
+from .format import CI_NOTE, kernel_view, run_header_lines, views
+from .gpu_table import comparison
 
 VERDICT_CLASS = {C.HOLDS: "holds", C.FAILS: "fails", C.DEPENDS: "depends",
                  C.UNCLEAR: "unclear", C.MISSING: "missing"}
@@ -55,10 +56,8 @@ def _anchor(text: str) -> str:
 
 def build(run, gpu, claim_list, plots) -> list:
     """Every block of the report, in order."""
-    from .gpu import comparison
-
     out = [H(1, f"fastdrop report: {run.path.name}", "top")]
-    out.append(L(header_lines(run.results, run.manifest)))
+    out.append(L(run_header_lines(run.results, run.manifest)))
     if run.problems:
         out.append(P("Missing or wrong in this run folder:", "warn"))
         out.append(L(list(run.problems), "warn"))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from . import kernel_table as kreport
+
 PERCENT = {"train_accuracy", "test_accuracy", "gap", "mc_accuracy", "test_ece", "mc_ece"}
 DECIMALS = {"test_loss": 3, "mc_nll": 3, "units": 0, "expected_active": 1, "active_units": 1,
             "parameters": 0, "steps_to_target": 0}
@@ -223,9 +225,8 @@ def _kernel_family(op: str) -> str | None:
 
 
 def kernel_view(manifest: dict, rows) -> TableView:
-    """K1 (fastdrop.report.kernels rows) as a TableView: the fastest implementation of each
+    """K1 (fastdrop.report.kernel_table rows) as a TableView: the fastest implementation of each
     pass (forward, backward) at each size and rate marked in Gelem/s and GB/s."""
-    from . import kernels as kreport
 
     headers = list(kreport.COLUMNS)
     cols = [headers.index("Gelem/s"), headers.index("GB/s")]
@@ -248,7 +249,7 @@ def kernel_view(manifest: dict, rows) -> TableView:
 # --- the header ---------------------------------------------------------------------------
 
 
-def header_lines(results: dict, manifest: dict) -> list[str]:
+def run_header_lines(results: dict, manifest: dict) -> list[str]:
     """The machine, versions and run: what a reader needs to weigh the numbers."""
     m = manifest.get("machine") or {}
     v = manifest.get("versions") or {}

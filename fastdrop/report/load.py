@@ -1,10 +1,10 @@
 """Read a run folder: the one module of the report that knows its files and schemas.
 
     run = load_run("reports/runs/20261128-030333")   # ReportError names the file and fault
-    run.tables["T1"]["rows"]                          # fastdrop.bench.tables' layout
-    run.kernel_rows                                   # K1 (fastdrop.report.kernels.Row)
+    run.tables["T1"]["rows"]                          # fastdrop.results.tables' layout
+    run.kernel_rows                                   # K1 (fastdrop.report.kernel_table.Row)
 
-The run folder's layout is fastdrop.bench.runfolder's. What the report does with each file:
+The run folder's layout is fastdrop.results.folder's. What the report does with each file:
 
     results.json    the tables (schema fastdrop.bench.results/1). Required; a run killed
                     before it wrote one is rebuilt here from plan.json and tasks/ (read
@@ -24,9 +24,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ..bench.runfolder import PLAN_SCHEMA, RESULTS_SCHEMA, RunFolderError, read_json
+from ..results import pyperf_files
+from ..results.consolidate import rebuild
+from ..results.folder import RunFolder, RunFolderError, read_json
+from ..results.schema import GPU_SCHEMA, PLAN_SCHEMA, RESULTS_SCHEMA
+from . import kernel_table
 
-GPU_SCHEMA = "fastdrop.gpu-bench/1"  # bench/gpu.py's reports/gpu/<date>-<card>.json
 DEFAULT_RUNS = Path("reports/runs")
 DEFAULT_GPU = Path("reports/gpu")
 
@@ -40,8 +43,8 @@ class ReportError(ValueError):
         super().__init__(f"{path}: {what}")
 
 
-def _from_harness(exc: RunFolderError) -> ReportError:
-    """The harness's error about a run-folder file, as the report's."""
+def _from_folder(exc: RunFolderError) -> ReportError:
+    """fastdrop.results' error about a run-folder file, as the report's."""
     path = getattr(exc, "path", None)
     text = str(exc)
     if path is not None and text.startswith(f"{path}: "):
@@ -82,7 +85,7 @@ def read(path: Path, schema: str | None = None):
     try:
         obj = read_json(path)
     except RunFolderError as exc:
-        raise _from_harness(exc) from exc
+        raise _from_folder(exc) from exc
     if schema is not None:
         check_schema(path, obj, schema)
     return obj
@@ -138,30 +141,10 @@ class Run:
 
 
 def _rebuild(path: Path) -> dict:
-    """results.json's content from plan.json and tasks/ (a run killed before consolidating)."""
-    from ..bench import tables
-    from ..bench.runfolder import RunFolder
-
-    folder = RunFolder(path)
-    plan = read(path / "plan.json", PLAN_SCHEMA)
-    ids = [t["id"] for t in plan.get("tasks", [])]
-    records, errors = folder.scan(ids)
-    ordered = [records[i] for i in ids if i in records]
-    failed = [r for r in ordered if r.get("status") != "ok"]
-    out = {
-        "schema": RESULTS_SCHEMA,
-        "created": plan.get("created"),
-        "profile": plan["profile"],
-        "suites": list(plan["suites"]),
-        "counts": {"tasks": len(ids), "ok": len(ordered) - len(failed), "failed": len(failed),
-                   "missing": len(ids) - len(ordered)},
-        "complete": False,
-        "kernels": {"file": "kernels.json"} if "K1" in plan["suites"] else None,
-        "tables": tables.build_tables(plan, records),
-        "records": ordered,
-        "unreadable": [str(e) for e in errors],
-    }
-    return out
+    """results.json's content from plan.json and tasks/ (a run killed before consolidating),
+    with "unreadable": the records that could not be read."""
+    results, errors = rebuild(RunFolder(path), read(path / "plan.json", PLAN_SCHEMA))
+    return {**results, "unreadable": [str(e) for e in errors]}
 
 
 def _records_newer_than(path: Path, results: Path) -> int:
@@ -229,8 +212,6 @@ def load_run(path) -> Run:
 
 def _load_kernels(run: Run) -> None:
     """K1's rows from kernels.json when the run has K1 (a problem noted when unreadable)."""
-    from . import kernels as kreport
-
     k = run.results.get("kernels")
     if not k:
         if "K1" not in run.results.get("suites", ()) or not run.file("kernels.json").exists():
@@ -243,8 +224,8 @@ def _load_kernels(run: Run) -> None:
         run.problems.append(f"{path}: missing: K1 (kernels) has no results")
         return
     try:
-        run.kernel_rows = kreport.rows_from_suite(kreport.load_suite(path))
-    except kreport.ResultError as exc:
+        run.kernel_rows = kernel_table.rows_from_suite(pyperf_files.load_suite(path))
+    except RunFolderError as exc:
         run.problems.append(f"{exc}: K1 (kernels) not shown")
         return
     if k.get("of") and k.get("benchmarks", k["of"]) < k["of"]:
@@ -331,17 +312,15 @@ def load_gpu(where=None, problems: list[str] | None = None) -> GpuReport | None:
 
 def pyperf_suites(run: Run) -> dict:
     """name -> pyperf.Benchmark of every timing in the run (K1 and training steps)."""
-    from . import kernels as kreport
-
     out = {}
     for fname in ("kernels.json", "train-timing.json"):
         path = run.file(fname)
         if not path.exists():
             continue
         try:
-            suite = kreport.load_suite(path)
-        except kreport.ResultError as exc:
-            raise ReportError(path, str(exc).removeprefix(f"{path}: ")) from exc
+            suite = pyperf_files.load_suite(path)
+        except RunFolderError as exc:
+            raise _from_folder(exc) from exc
         for bench in suite.get_benchmarks():
             out[bench.get_name()] = bench
     return out

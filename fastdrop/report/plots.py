@@ -31,9 +31,6 @@ class Plot:
     png: Path | None = None
     missing: str | None = None  # why it was not drawn
 
-    def svg_bytes(self) -> bytes:
-        return self.svg.read_bytes()
-
 
 def _figure(ncols: int, width: float = 4.2, height: float = 3.2):
     from matplotlib.figure import Figure

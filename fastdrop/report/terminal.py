@@ -6,8 +6,22 @@ prints them. Nothing is computed here that the markdown and HTML reports do not 
 
 from __future__ import annotations
 
-from .claims import DEPENDS, FAILS, HOLDS, MISSING, UNCLEAR, missing_line, split, verdict_lines
-from .format import BEST_MARK, CI_NOTE, TableView, header_lines, kernel_view, views
+from rich.markup import escape
+from rich.table import Table
+
+from .claims import (
+    DEPENDS,
+    FAILS,
+    HOLDS,
+    MISSING,
+    UNCLEAR,
+    check_all,
+    missing_line,
+    split,
+    verdict_lines,
+)
+from .format import BEST_MARK, CI_NOTE, TableView, kernel_view, run_header_lines, views
+from .gpu_table import comparison
 
 VERDICT_STYLE = {HOLDS: "bold green", FAILS: "bold red", DEPENDS: "bold yellow",
                  UNCLEAR: "bold", MISSING: "dim"}
@@ -16,8 +30,6 @@ VERDICT_STYLE = {HOLDS: "bold green", FAILS: "bold red", DEPENDS: "bold yellow",
 def rich_view(view: TableView, caption: bool = True):
     """A TableView as a rich Table (the best cell of a column bold and starred); with
     caption=False its notes are left to the caller (printed full width under it)."""
-    from rich.table import Table
-
     lines = view.caption + view.notes if caption else []
     t = Table(title=view.heading, caption="\n".join(lines) or None, caption_justify="left",
               title_justify="left")
@@ -31,14 +43,10 @@ def rich_view(view: TableView, caption: bool = True):
 
 
 def _esc(text: str) -> str:
-    from rich.markup import escape
-
     return escape(text)
 
 
 def simple_table(title: str, headers, rows, caption=None, label_columns: int = 1):
-    from rich.table import Table
-
     t = Table(title=title, caption="\n".join(caption or []) or None, caption_justify="left",
               title_justify="left")
     for i, h in enumerate(headers):
@@ -74,10 +82,8 @@ def render_claims(console, claims) -> None:
 
 def render_run(run, console, gpu=None, *, claims: bool = True) -> None:
     """Print the whole report of a loaded run."""
-    from .gpu import comparison
-
     console.print(f"[bold]fastdrop report[/] {_esc(str(run.path))}")
-    for line in header_lines(run.results, run.manifest):
+    for line in run_header_lines(run.results, run.manifest):
         console.print(_esc(line))
     for p in run.problems:
         console.print(f"[yellow]missing or wrong:[/] {_esc(p)}")
@@ -101,6 +107,4 @@ def render_run(run, console, gpu=None, *, claims: bool = True) -> None:
         for line in v.caption + v.notes:
             console.print(_esc(line), style="dim" if line in v.caption else None)
     if claims:
-        from .claims import check_all
-
         render_claims(console, check_all(run))

@@ -9,7 +9,8 @@ for a Function, as much as the kernel itself on a 100 x 100 tensor (NOTES.md).
 
 Tensors reach the kernels without a copy: CPU tensors as numpy views (`.numpy()` of the
 detached tensor; a non-contiguous view is copied once inside fastdrop.dropout), CUDA
-tensors through __cuda_array_interface__ on numba-cuda's default stream.
+tensors through __cuda_array_interface__, on torch's current stream for their device
+(fastdrop.dropout picks it for a PyTorch tensor when no stream= is given).
 
 seed and offset are uint64 (SPEC.md) but an op schema has int64 only: inside torch they
 travel as 0-dim int64 CPU tensors holding the same 64 bits (two's complement), which also

@@ -1,8 +1,8 @@
 """`fastdrop train`: the options, a rich progress bar, a summary table and the JSON result.
 
 add_arguments(parser) declares the options (defaults come from TrainConfig); run(args)
-returns the exit code: 0 done (or stopped early), 2 bad options, 3 the loss became NaN/Inf
-(the JSON then still holds the history so far).
+returns the exit code: 0 done (or stopped early), 1 the --json file cannot be written, 2 bad
+options, 3 the loss became NaN/Inf (the JSON then still holds the history so far).
 """
 
 from __future__ import annotations
@@ -12,10 +12,15 @@ import json
 import sys
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..atomic import WriteError, make_dir, write_text
+from ..exitcodes import EXIT_DIVERGED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from ..nn.models import DROPOUT_AT, MODELS, VARIANTS
 from .config import BACKENDS, DATASETS, DTYPES, OPTIMIZERS, TrainConfig
-
-EXIT_OK, EXIT_USAGE, EXIT_DIVERGED = 0, 2, 3
+from .trainer import train
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -148,8 +153,6 @@ def summary_rows(result: dict) -> list[tuple[str, str]]:
 
 
 def summary_table(result: dict):
-    from rich.table import Table
-
     table = Table(title="fastdrop train", show_header=False)
     table.add_column(style="bold")
     table.add_column()
@@ -159,18 +162,13 @@ def summary_table(result: dict):
 
 
 def write_json(result: dict, path) -> None:
+    """The result as JSON, written atomically (WriteError when it cannot be)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-    tmp.replace(path)
+    make_dir(path.parent)
+    write_text(path, json.dumps(result, indent=2, allow_nan=False) + "\n")
 
 
 def run(args, console=None) -> int:
-    from rich.console import Console
-
-    from .trainer import train
-
     out = console or Console()
     err = Console(stderr=True) if console is None else console
     try:
@@ -182,8 +180,6 @@ def run(args, console=None) -> int:
     if args.quiet or not err.is_terminal:
         result = train(cfg)
     else:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
         columns = (TextColumn("[bold]{task.description}"), BarColumn(),
                    TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(),
                    TextColumn("{task.fields[info]}"))
@@ -205,7 +201,11 @@ def run(args, console=None) -> int:
     if result["status"] == "diverged":
         print(f"fastdrop train: {result['message']}", file=sys.stderr)
     if args.json:
-        write_json(result, args.json)
+        try:
+            write_json(result, args.json)
+        except WriteError as exc:
+            print(f"fastdrop train: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         out.print(f"result written to {args.json}")
     return EXIT_DIVERGED if result["status"] == "diverged" else EXIT_OK
 

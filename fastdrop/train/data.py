@@ -14,7 +14,11 @@ the first `train_size` sequences of the pool; the validation split is the next `
 
 Each generation is cached as an .npz file named by a hash of its mnist1d arguments, in
 $FASTDROP_CACHE, or ~/.cache/fastdrop, under mnist1d/. Files are written atomically, so
-concurrent workers may generate the same one.
+concurrent workers may generate the same one. A cache file that cannot be read is named in
+a CacheWarning, then generated again and replaced.
+
+mnist1d is imported inside the functions that call it: it pulls in matplotlib and scipy
+(about 1.7 s), which a run that finds its data in the cache never needs.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 import math
 import os
 import random
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +56,10 @@ _GEN_KEYS = (
     "final_seq_length",
     "seed",
 )
+
+
+class CacheWarning(UserWarning):
+    """A damaged MNIST-1D cache file, about to be generated again."""
 
 
 def cache_dir(path=None) -> Path:
@@ -108,13 +117,17 @@ def generate(args: dict, cache=None) -> dict[str, np.ndarray]:
         try:
             with np.load(path) as f:
                 return {k: f[k] for k in ("x", "y", "x_test", "y_test")}
-        except Exception:  # a damaged file: regenerate it
-            pass
+        except Exception as exc:  # truncated, not an npz, a missing array: say so, remake it
+            warnings.warn(f"{path}: damaged MNIST-1D cache file ({type(exc).__name__}: "
+                          f"{exc}); generating it again", CacheWarning, stacklevel=2)
     arrays = _make(args)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{path.name}.{os.getpid()}.tmp.npz"
-    np.savez(tmp, args=np.array(json.dumps(args, sort_keys=True)), **arrays)
-    os.replace(tmp, path)
+    try:
+        np.savez(tmp, args=np.array(json.dumps(args, sort_keys=True)), **arrays)
+        os.replace(tmp, path)
+    finally:  # a failed write leaves no temporary file behind
+        tmp.unlink(missing_ok=True)
     return arrays
 
 

@@ -14,9 +14,7 @@ with the same thread counts.
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
-import glob
 import math
 import os
 import platform
@@ -26,82 +24,15 @@ import numpy as np
 
 from ..nn import losses
 from ..nn.models import STREAM_BATCHES, STREAM_MC, Model, build_model, derive_seed
+from ..versions import versions
 from . import regularize
 from .config import TrainConfig
 from .data import Dataset, load_mnist1d
 from .optim import make_optimizer
+from .threads import get_blas_threads, set_blas_threads, set_numba_threads, thread_counts
 
 RESULT_SCHEMA = "fastdrop.train.result/1"
 EVAL_CHUNK = 1000  # examples per forward pass when scoring a whole set
-EXIT_DIVERGED = 3  # CLI exit code of a run stopped by a NaN/Inf loss
-
-
-class Diverged(RuntimeError):
-    """The loss became NaN or Inf."""
-
-
-# ---------------------------------------------------------------------------------------
-# threads
-# ---------------------------------------------------------------------------------------
-
-
-def _openblas():
-    """numpy's bundled OpenBLAS (scipy-openblas) as a ctypes handle, or None."""
-    base = os.path.dirname(np.__file__)
-    for pattern in ("../numpy.libs/libscipy_openblas*.so*", ".dylibs/libscipy_openblas*"):
-        for path in glob.glob(os.path.join(base, pattern)):
-            try:
-                return ctypes.CDLL(path)
-            except OSError:
-                continue
-    return None
-
-
-def set_numba_threads(n: int) -> int:
-    """Use n threads in Numba's parallel loops (at most NUMBA_NUM_THREADS)."""
-    import numba
-
-    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
-    return numba.get_num_threads()
-
-
-def _blas_fn(*names):
-    lib = _openblas()
-    for name in names:
-        fn = getattr(lib, name, None) if lib is not None else None
-        if fn is not None:
-            return fn
-    return None
-
-
-def get_blas_threads() -> int | None:
-    fn = _blas_fn("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
-                  "openblas_get_num_threads")
-    if fn is None:
-        return None
-    fn.restype = ctypes.c_int
-    return int(fn())
-
-
-def set_blas_threads(n: int) -> bool:
-    """Use n threads in numpy's BLAS (numpy's bundled OpenBLAS); False when not found."""
-    fn = _blas_fn("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                  "openblas_set_num_threads")
-    if fn is None:
-        return False
-    fn(ctypes.c_int(int(n)))
-    return True
-
-
-def set_threads(n: int) -> dict:
-    """Use n threads in Numba's parallel loops and in numpy's BLAS (best effort)."""
-    return {"numba": set_numba_threads(n), "blas": n if set_blas_threads(n) else None}
-
-
-def thread_counts() -> dict:
-    import numba
-
-    return {"numba": numba.get_num_threads(), "blas": get_blas_threads()}
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,15 +127,9 @@ def _finite(v):
 
 
 def _environment(cfg: TrainConfig) -> dict:
-    import numba
-
-    import fastdrop
-
     return {
         "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "fastdrop": fastdrop.__version__,
+        **versions(("numpy", "numba", "fastdrop")),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "threads": thread_counts(),

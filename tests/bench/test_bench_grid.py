@@ -1,10 +1,10 @@
-"""The declarative grid (fastdrop.bench.suites) and the plan built from it."""
+"""The declarative grid (fastdrop.bench.suites; fastdrop.bench.grid) and the plan built from it."""
 
 import dataclasses
 
 import pytest
 
-from fastdrop.bench import plan as planner
+from fastdrop.bench import grid as planner
 from fastdrop.bench import suites as S
 
 

@@ -12,11 +12,13 @@ import pytest
 import tiny_cli
 from rich.console import Console
 
-from fastdrop.bench import plan as planner
+from fastdrop.bench import grid as planner
 from fastdrop.bench.command import BenchProgress
-from fastdrop.bench.harness import EXIT_FAILED, EXIT_OK, Run
-from fastdrop.bench.runfolder import RESULTS_SCHEMA, RunFolder, read_json
-from fastdrop.report import summary
+from fastdrop.bench.harness import Run
+from fastdrop.exitcodes import EXIT_FAILED, EXIT_OK
+from fastdrop.report.command import render_and_write
+from fastdrop.results.folder import RunFolder, read_json
+from fastdrop.results.schema import RESULTS_SCHEMA
 
 NAMES = [s.name for s in tiny_cli.CATALOG]
 
@@ -90,7 +92,7 @@ def test_results_json_holds_records_and_tables(finished):
 def test_summary_renders_every_table(finished):
     folder, _, _, _ = finished
     console = Console(file=io.StringIO(), width=160)
-    assert summary.render(folder.path, console) == 0
+    assert render_and_write(folder.path, console, formats=("term",)) == 0
     text = console.file.getvalue()
     for name in NAMES:
         assert f"{name}  " in text

@@ -97,10 +97,10 @@ def test_damaged_plan_is_named(tmp_path):
 
 
 def test_truncated_kernels_file_is_named_and_set_aside(tmp_path):
-    from fastdrop.bench import plan as planner
+    from fastdrop.bench import grid as planner
     from fastdrop.bench import suites as S
     from fastdrop.bench.harness import Run, kernel_names_done
-    from fastdrop.bench.runfolder import RunFolder, RunFolderError
+    from fastdrop.results.folder import RunFolder, RunFolderError
 
     folder = RunFolder.create(tmp_path)
     folder.file("kernels.json").write_text('{"version": "1.0", "benchmarks": [')
@@ -125,7 +125,7 @@ def test_truncated_kernels_file_is_named_and_set_aside(tmp_path):
 def test_bad_options_write_nothing(tmp_path, args, msg):
     res = subprocess.run([sys.executable, "-m", "fastdrop.cli", "bench", *args, "--out",
                           str(tmp_path)], capture_output=True, text=True, timeout=60)
-    assert res.returncode != 0 and msg in res.stderr
+    assert res.returncode == 2 and msg in res.stderr  # EXIT_USAGE, as documented
     assert not any(tmp_path.iterdir())
 
 

@@ -7,7 +7,9 @@ import sys
 import pytest
 
 from fastdrop.cli import main
-from fastdrop.report import kernels as report
+from fastdrop.report import kernel_table as report
+from fastdrop.results.folder import RunFolderError
+from fastdrop.results.pyperf_files import load_suite
 
 
 def run_cli(*args, cwd=None):
@@ -45,7 +47,7 @@ def test_bench_kernels_small_run(tmp_path):
     (run,) = list(tmp_path.iterdir())
     assert {"manifest.json", "kernels.json", "kernels.md"} <= {p.name for p in run.iterdir()}
     assert "equal the reference" in res.stdout
-    rows = report.rows_from_suite(report.load_suite(run / "kernels.json"))
+    rows = report.rows_from_suite(load_suite(run / "kernels.json"))
     ops = {(r.impl, r.op) for r in rows}
     assert ("ceiling", "scale") in ops and ("numpy", "forward") in ops
     assert {("fastdrop", o) for o in ("forward", "backward-mask", "backward-regen")} <= ops
@@ -62,7 +64,7 @@ def test_bench_kernels_small_run(tmp_path):
 def test_truncated_result_file_is_named(tmp_path):
     bad = tmp_path / "kernels.json"
     bad.write_text('{"version": "1.0", "benchmarks": [')
-    with pytest.raises(report.ResultError, match="kernels.json"):
-        report.load_suite(bad)
-    with pytest.raises(report.ResultError, match="no such"):
-        report.load_suite(tmp_path / "missing.json")
+    with pytest.raises(RunFolderError, match="kernels.json"):
+        load_suite(bad)
+    with pytest.raises(RunFolderError, match="no such"):
+        load_suite(tmp_path / "missing.json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -9,7 +10,8 @@ import sys
 
 import pytest
 
-from fastdrop.train.command import EXIT_DIVERGED, main
+from fastdrop.exitcodes import EXIT_DIVERGED, EXIT_FAILED
+from fastdrop.train.command import main
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +36,23 @@ def test_train_writes_json_and_table(tmp_path, cache, capsys):
         assert key in r
     assert r["steps"] == 120 and len(r["history"]) == 3
     assert r["config"]["dropout"] == 0.2 and r["mc"]["samples"] == 2
+
+
+def test_json_that_cannot_be_written_is_one_line_and_exit_1(tmp_path, cache, capsys,
+                                                           monkeypatch):
+    out = tmp_path / "r.json"
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    code = main(_args(cache, "--model", "linear", "--steps", "20", "--eval-every", "0",
+                      "--json", str(out)))
+    monkeypatch.undo()
+    assert code == EXIT_FAILED
+    assert capsys.readouterr().err == (f"fastdrop train: cannot write {out}: "
+                                       f"No space left on device\n")
+    assert list(tmp_path.iterdir()) == []  # no result, and no temporary file
 
 
 def test_nan_loss_exit_code_and_history(tmp_path, cache, capsys):

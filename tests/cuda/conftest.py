@@ -64,7 +64,17 @@ def ck():
 
 
 @pytest.fixture
+def cdev():
+    """The CUDA device-function module (Philox, keep bits, vector loads)."""
+    from fastdrop.kernels import cuda_device
+
+    return cuda_device
+
+
+@pytest.fixture
 def grid_of_one(ck, monkeypatch):
-    """One block per launch: every block walks several tiles of the grid-stride loop."""
-    monkeypatch.setattr(ck, "GRID_LIMIT", 1)
+    """One block per launch: every block walks several units of the grid-stride loop."""
+    from fastdrop.kernels import cuda_launch
+
+    monkeypatch.setattr(cuda_launch, "GRID_LIMIT", 1)
 

@@ -199,13 +199,13 @@ def test_inference(variant, dtype):
 
 
 # --- the device functions themselves -------------------------------------------------------
-def _philox_kernel(ck):
+def _philox_kernel(cdev):
     @cuda.jit
     def run(words, out):
         i = cuda.grid(1)
         if i < words.shape[0]:
             w = words[i]
-            r0, r1, r2, r3 = ck._philox(w[0], w[1], w[2], w[3], w[4], w[5])
+            r0, r1, r2, r3 = cdev.philox(w[0], w[1], w[2], w[3], w[4], w[5])
             out[i, 0] = r0
             out[i, 1] = r1
             out[i, 2] = r2
@@ -214,7 +214,7 @@ def _philox_kernel(ck):
     return run
 
 
-def test_philox_known_answers(ck):
+def test_philox_known_answers(cdev):
     """SPEC.md section 1's known answers, through the device Philox."""
     cases = [
         ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
@@ -227,27 +227,38 @@ def test_philox_known_answers(ck):
     ]
     words = np.array([c + k for c, k, _ in cases], dtype=np.uint32)
     out = to_device(np.zeros((len(cases), 4), np.uint32))
-    _philox_kernel(ck)[1, 32](to_device(words), out)
+    _philox_kernel(cdev)[1, 32](to_device(words), out)
     np.testing.assert_array_equal(to_host(out), np.array([r for _, _, r in cases], np.uint32))
 
 
-def test_counter_high_word(ck):
-    """Mask bytes past 2^32 (inputs over 32 Gi elements) use the counter's high word."""
+def test_counter_high_word(ck, cdev):
+    """Mask bytes past 2^32 use the counter's high word, for every byte index below 2^64:
+    c >= 2^63 is where signed arithmetic (an int64 index, or c * 8) would go wrong, and
+    the last byte's tail bits are applied at a high index as well as a low one."""
 
     @cuda.jit
-    def keep_bytes_at(cs, out, nbits, t, k0, k1, o0, o1):
+    def keep_bytes_at(cs, lasts, out, tail_bits, t, k0, k1, o0, o1):
         i = cuda.grid(1)
         if i < cs.shape[0]:
-            out[i] = ck._keep_byte(cs[i], nbits, t, k0, k1, o0, o1)
+            out[i] = cdev.keep_byte(cs[i], lasts[i], tail_bits, t, k0, k1, o0, o1)
 
-    cs = np.array([0, 5, 2**32 - 1, 2**32, 2**32 + 5, 2**40 + 7, 2**61 - 1], dtype=np.int64)
+    never = 2**64 - 1
+    cases = [(0, never), (5, 5), (2**32 - 1, never), (2**32, never), (2**32 + 5, 2**32 + 5),
+             (2**40 + 7, never), (2**61 - 1, never), (2**63, never), (2**63 + 9, 2**63 + 9),
+             (2**64 - 2, never), (2**64 - 1, 2**64 - 1)]
+    cs = np.array([c for c, _ in cases], dtype=np.uint64)
+    lasts = np.array([last for _, last in cases], dtype=np.uint64)
+    tail = 0b0010111
     plan = make_plan((1,), "float32", 0.5, SEED, OFFSET, "inverted")
     out = to_device(np.zeros(cs.size, np.uint8))
-    keep_bytes_at[1, 32](to_device(cs), out, np.int64(2**63 - 1), *ck._words(plan))
+    keep_bytes_at[1, 32](to_device(cs), to_device(lasts), out, np.uint32(tail),
+                         *ck._words(plan))
 
     expected = []
-    for c in cs.tolist():
-        r = spec.philox4x32((c, c >> 32, plan.o0, plan.o1), (plan.k0, plan.k1))
+    for c, last in cases:
+        r = spec.philox4x32((c & 0xFFFFFFFF, c >> 32, plan.o0, plan.o1), (plan.k0, plan.k1))
         u = [(r[j // 2] >> (16 * (j % 2))) & 0xFFFF for j in range(8)]
-        expected.append(sum(int(u[j] >= plan.t) << j for j in range(8)))
+        bits = sum(int(u[j] >= plan.t) << j for j in range(8))
+        expected.append(bits & tail if c == last else bits)
+    assert len(set(expected)) > 3  # the cases are told apart
     np.testing.assert_array_equal(to_host(out), np.array(expected, np.uint8))

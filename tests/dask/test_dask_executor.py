@@ -159,10 +159,11 @@ def test_timing_on_workers_records_the_worker_machine(tmp_path, monkeypatch):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     import tiny_cli
 
-    from fastdrop.bench import plan as planner
+    from fastdrop.bench import grid as planner
     from fastdrop.bench.command import BenchProgress
-    from fastdrop.bench.harness import EXIT_OK, Run
-    from fastdrop.bench.runfolder import RunFolder
+    from fastdrop.bench.harness import Run
+    from fastdrop.exitcodes import EXIT_OK
+    from fastdrop.results.folder import RunFolder
     from fastdrop.train.data import load_mnist1d
 
     monkeypatch.setenv("FASTDROP_CACHE", str(tmp_path / "cache"))

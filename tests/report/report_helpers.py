@@ -14,8 +14,8 @@ def console(width: int = 200) -> Console:
 
 def render_text(run_dir, width: int = 200, gpu="none", **kw) -> str:
     """The terminal report of a run folder, as text."""
-    from fastdrop.report import summary
+    from fastdrop.report.command import render_and_write
 
     c = console(width)
-    assert summary.render(run_dir, c, gpu=gpu, **kw) == 0
+    assert render_and_write(run_dir, c, formats=("term",), gpu=gpu, **kw) == 0
     return c.file.getvalue()

@@ -93,11 +93,11 @@ def test_cli_exit_code_and_message(tmp_path, capsys):
         capsys.readouterr().err
 
 
-def test_summary_render_returns_2_with_the_message(tmp_path):
-    from fastdrop.report import summary
+def test_terminal_render_returns_2_with_the_message(tmp_path):
+    from fastdrop.report.command import render_and_write
 
     c = console()
-    assert summary.render(tmp_path / "nope", c) == 2
+    assert render_and_write(tmp_path / "nope", c, formats=("term",)) == 2
     assert "no such run folder" in c.file.getvalue()
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from fastdrop.bench.stats import summary, t_quantile
 from fastdrop.report import claims as C
 from fastdrop.report.diff import combo, difference, direction, overlap
 from fastdrop.report.load import Run
+from fastdrop.results.stats import summary, t_quantile
 
 
 def table(rows_by, rows):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from report_helpers import FIXTURES, render_text
 
-from fastdrop.report.gpu import comparison
+from fastdrop.report.gpu_table import comparison
 from fastdrop.report.load import load_gpu, load_run
 
 ROOT = Path(__file__).resolve().parents[2]

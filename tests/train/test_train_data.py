@@ -30,6 +30,24 @@ def test_cache_is_reused(cache, monkeypatch):
     assert d.x_train.shape == (4000, 40)
 
 
+def test_damaged_cache_file_is_named_then_regenerated(mnist, cache, tmp_path, monkeypatch):
+    args = data.generation_args(seed=42)
+    (good,) = (data.cache_dir(cache) / "mnist1d").glob(f"mnist1d-{data._key(args)}.npz")
+    damaged = tmp_path / "mnist1d" / good.name
+    damaged.parent.mkdir()
+    damaged.write_bytes(good.read_bytes()[:1000])  # truncated, as by a full disk
+    made = []
+    with np.load(good) as f:  # what the generator makes, without making it again
+        arrays = {k: f[k] for k in ("x", "y", "x_test", "y_test")}
+    monkeypatch.setattr(data, "_make", lambda a: made.append(a) or arrays)
+    with pytest.warns(data.CacheWarning, match=f"{damaged}: damaged MNIST-1D cache file"):
+        got = data.generate(args, cache=tmp_path)
+    assert made == [args] and np.array_equal(got["x"], arrays["x"])
+    with np.load(damaged) as f:  # replaced by a good file, and no temporary left
+        assert np.array_equal(f["x_test"], arrays["x_test"])
+    assert [p.name for p in damaged.parent.iterdir()] == [good.name]
+
+
 def test_sizes_and_validation_split(mnist, cache):
     d = data.load_mnist1d(500, 300, cache=cache)
     np.testing.assert_array_equal(d.x_train, mnist.x_train[:500])

@@ -49,7 +49,7 @@ def test_same_seed_same_bits(mnist, cache, backend):
 def test_same_bits_at_any_thread_count(mnist, cache, backend):
     import numba
 
-    from fastdrop.train.trainer import get_blas_threads
+    from fastdrop.train.threads import get_blas_threads
 
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs NUMBA_NUM_THREADS >= 2")

@@ -1,10 +1,14 @@
 """Run-folder files: atomic writes, and damaged files named, never skipped silently."""
 
+import errno
 import json
+import os
 
 import pytest
 
-from fastdrop.bench.runfolder import RECORD_SCHEMA, RunFolder, RunFolderError, read_json, write_json
+from fastdrop.atomic import WriteError
+from fastdrop.results.folder import RunFolder, RunFolderError, read_json, write_json
+from fastdrop.results.schema import RECORD_SCHEMA
 
 
 def test_write_json_is_atomic_and_leaves_no_temp(tmp_path):
@@ -16,6 +20,35 @@ def test_write_json_is_atomic_and_leaves_no_temp(tmp_path):
     with pytest.raises(ValueError):  # NaN is not JSON: refused, the old file stays
         write_json(path, {"x": float("nan")})
     assert json.loads(path.read_text()) == {"x": 2}
+
+
+def raise_oserror(code):
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    return fail
+
+
+@pytest.mark.parametrize("where,code", [("fsync", errno.ENOSPC), ("replace", errno.ENOSPC),
+                                        ("replace", errno.EROFS)])
+def test_failed_write_names_the_file_and_leaves_the_old_one(tmp_path, monkeypatch, where,
+                                                            code):
+    path = tmp_path / "a.json"
+    write_json(path, {"x": 1})
+    monkeypatch.setattr(os, where, raise_oserror(code))  # the disk fills up, or turns read-only
+    with pytest.raises(WriteError) as info:
+        write_json(path, {"x": 2})
+    monkeypatch.undo()
+    assert str(info.value) == f"cannot write {path}: {os.strerror(code)}"
+    assert info.value.path == path and info.value.errno == code
+    assert json.loads(path.read_text()) == {"x": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]  # the temporary file is gone
+
+
+def test_folder_that_cannot_be_made_is_a_write_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(WriteError, match=f"cannot write {tmp_path / 'file'}/runs"):
+        RunFolder.create(tmp_path / "file" / "runs")
 
 
 @pytest.mark.parametrize("text,what", [("", "empty"), ('{"schema": "fastdrop.bench.t', "truncated"),

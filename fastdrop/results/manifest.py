@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
-SCHEMA = "fastdrop.manifest/1"
-PACKAGES = ("fastdrop", "numpy", "numba", "llvmlite", "numba-cuda", "pyperf", "rich", "mnist1d",
-            "matplotlib", "torch")
+import numba
+
+from ..versions import versions
+from .schema import MANIFEST_SCHEMA
 
 
 def _cpu_model() -> str:
@@ -35,16 +34,6 @@ def _memory_gib() -> float | None:
     except OSError:
         pass
     return None
-
-
-def _versions() -> dict[str, str | None]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def _git_commit() -> str | None:
@@ -86,15 +75,13 @@ def gpu_info() -> list[dict] | None:
 def collect(threads: int | None = None) -> dict:
     """The manifest of this machine and process (numba's thread count unless given)."""
     if threads is None:
-        import numba
-
         threads = numba.get_num_threads()
     try:
         affinity = len(os.sched_getaffinity(0))
     except AttributeError:
         affinity = os.cpu_count()
     return {
-        "schema": SCHEMA,
+        "schema": MANIFEST_SCHEMA,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "git_commit": _git_commit(),
@@ -109,33 +96,8 @@ def collect(threads: int | None = None) -> dict:
             "gpu": gpu_info(),
         },
         "python": platform.python_version(),
-        "versions": _versions(),
+        "versions": versions(),
         "environment": {k: os.environ[k] for k in (
             "NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_ENABLE_CUDASIM",
             "CUDA_VISIBLE_DEVICES") if k in os.environ},
     }
-
-
-def print_manifest(args) -> int:
-    """`fastdrop env`: the manifest as a table (or JSON with --json)."""
-    man = collect()
-    if getattr(args, "json", False):
-        print(json.dumps(man, indent=2))
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="fastdrop env", show_header=False)
-    table.add_column("key", style="bold")
-    table.add_column("value")
-    for key, value in man["machine"].items():
-        if key == "gpu":
-            value = "none" if not value else "; ".join(
-                f"{g['name']} (driver {g['driver']}, SM {g['sm_clock_mhz']} MHz)" for g in value)
-        table.add_row(key, str(value))
-    table.add_row("python", man["python"])
-    for name, ver in man["versions"].items():
-        table.add_row(name, ver or "not installed")
-    table.add_row("git commit", str(man["git_commit"]))
-    Console().print(table)
-    return 0

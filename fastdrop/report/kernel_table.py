@@ -1,4 +1,5 @@
-"""The kernel table: rates, bandwidth and ratios computed from a pyperf result file.
+"""The kernel table: rates, bandwidth and ratios computed from a pyperf result file
+(loaded by fastdrop.results.pyperf_files).
 
 Functions here return data or lines; the terminal renderer prints them (rich), the
 markdown renderer writes them. Every ratio compares benchmarks of the same file, i.e.
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from pathlib import Path
 
 # which peer a fastdrop op is compared with
 NUMPY_PEER = {"forward": "forward", "backward-mask": "backward", "backward-regen": "backward"}
@@ -44,22 +44,6 @@ class Row:
     @property
     def label(self) -> str:
         return f"{self.impl} {self.op}"
-
-
-class ResultError(ValueError):
-    """A result file that cannot be read: names the file and what is wrong."""
-
-
-def load_suite(path: Path):
-    import pyperf
-
-    path = Path(path)
-    if not path.exists():
-        raise ResultError(f"{path}: no such result file")
-    try:
-        return pyperf.BenchmarkSuite.load(str(path))
-    except Exception as exc:  # pyperf raises several kinds on truncated JSON
-        raise ResultError(f"{path}: not a readable pyperf result file ({exc})") from exc
 
 
 def rows_from_suite(suite) -> list[Row]:

@@ -2,7 +2,7 @@
 lost to Ctrl-C or a killed process.
 
     reports/runs/<timestamp>/
-      manifest.json       the machine and versions (fastdrop.bench.manifest), resumes added
+      manifest.json       the machine and versions (fastdrop.results.manifest), resumes added
       plan.json           what this run does: profile, suites, every task and its payload
       tasks/<id>.json     one record per finished task (training, probe or timing)
       timings/<id>.json   pyperf's file of each training-step timing task
@@ -13,7 +13,9 @@ lost to Ctrl-C or a killed process.
 
 Every JSON file is written whole to a temporary file in the same folder, flushed to disk
 and renamed over its name (os.replace), so a reader sees the old file or the new one,
-never half of one. A file that still cannot be read is named in a RunFolderError.
+never half of one (fastdrop.atomic). A file that still cannot be read is named in a
+RunFolderError; a file that cannot be written (disk full, read-only folder) in a
+WriteError, its temporary file removed and the old file left as it was.
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ import json
 import os
 from pathlib import Path
 
-PLAN_SCHEMA = "fastdrop.bench.plan/1"
-RECORD_SCHEMA = "fastdrop.bench.task/1"
-RESULTS_SCHEMA = "fastdrop.bench.results/1"
+from ..atomic import WriteError, make_dir, write_text
+from .schema import PLAN_SCHEMA, RECORD_SCHEMA
 
 
 class RunFolderError(ValueError):
@@ -38,23 +39,8 @@ class RunFolderError(ValueError):
 
 
 def write_json(path: Path, obj) -> None:
-    """Atomically replace `path` with obj as JSON (temp file, fsync, os.replace)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, allow_nan=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+    """Atomically replace `path` with obj as JSON (write_text's guarantees)."""
+    write_text(path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
 
 
 def read_json(path: Path, schema: str | None = None):
@@ -88,13 +74,15 @@ class RunFolder:
         """A new folder named by the time, under `out` (a suffix if that name is taken)."""
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         base = Path(out)
-        base.mkdir(parents=True, exist_ok=True)
+        make_dir(base)
         for i in range(100):
             path = base / (stamp if i == 0 else f"{stamp}-{i}")
             try:
                 path.mkdir()
             except FileExistsError:
                 continue
+            except OSError as exc:
+                raise WriteError(path, exc) from exc
             return cls(path)
         raise RunFolderError(base, f"cannot make a new run folder named {stamp}")
 
@@ -138,11 +126,11 @@ class RunFolder:
 
     # -- task records --------------------------------------------------------------------
     def write_record(self, record: dict) -> None:
-        self.tasks_dir.mkdir(exist_ok=True)
+        make_dir(self.tasks_dir)
         write_json(self.task_path(record["id"]), record)
 
     def write_timing(self, task_id: str, pyperf_json: dict) -> None:
-        self.timings_dir.mkdir(exist_ok=True)
+        make_dir(self.timings_dir)
         write_json(self.timing_path(task_id), pyperf_json)
 
     def scan(self, task_ids) -> tuple[dict, list[RunFolderError]]:
@@ -168,5 +156,8 @@ class RunFolder:
     def quarantine(self, path: Path) -> Path:
         """Rename a damaged file out of the way (kept for inspection, never deleted)."""
         dest = path.with_name(path.name + ".corrupt")
-        os.replace(path, dest)
+        try:
+            os.replace(path, dest)
+        except OSError as exc:
+            raise WriteError(dest, exc) from exc
         return dest

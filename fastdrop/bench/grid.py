@@ -1,4 +1,5 @@
-"""The plan of a run: the suites' grids (fastdrop.bench.suites) expanded into tasks.
+"""The experiment grid of a run: the suites (fastdrop.bench.suites) expanded into tasks,
+the plan written to plan.json.
 
 A task is {"id", "kind", "fn", "payload", "suites"}: kind "train" (one training run),
 "probe" (build a model, one forward pass; T7) or "timing" (pyperf times a training step).
@@ -15,8 +16,9 @@ import datetime as _dt
 import hashlib
 import json
 
+from ..results.schema import PLAN_SCHEMA
+from ..train.config import TrainConfig
 from . import suites as S
-from .runfolder import PLAN_SCHEMA
 
 TASK_FNS = {
     "train": "fastdrop.bench.tasks:train_task",
@@ -33,8 +35,6 @@ def task_id(kind: str, payload: dict) -> str:
 
 def _config(overrides: dict) -> dict:
     """The full TrainConfig dict (defaults filled in, validated: a bad grid fails here)."""
-    from ..train.config import TrainConfig
-
     return TrainConfig.from_dict(overrides).to_dict()
 
 

@@ -1,19 +1,19 @@
 """The experiment grid `make bench` runs, table by table (the data is
 fastdrop/bench/suites.py, so the installed `fastdrop bench` has it too):
 
-    python bench/suites.py            # the quick profile
-    python bench/suites.py --full     # the full one
+    python bench/show_grid.py            # the quick profile
+    python bench/show_grid.py --full     # the full one
 """
 
 import sys
 
-from fastdrop.bench import plan as planner
+from fastdrop.bench import grid
 from fastdrop.bench import suites as S
 
 
 def main(argv) -> None:
     profile = S.PROFILES["full" if "--full" in argv else "quick"]
-    plan = planner.build(profile, S.TRAIN_SUITES)
+    plan = grid.build(profile, S.TRAIN_SUITES)
     print(f"profile {profile.name}: {profile.seeds} seeds, {profile.steps} steps, evaluation "
           f"every {profile.eval_every} steps")
     for name, spec in plan["suites"].items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .kernels import fmt_size
+from .kernel_table import fmt_size
 
 # (row label, CPU (impl, op) by column, GPU op by column)
 OPS = (

@@ -11,6 +11,7 @@ Renderers (fastdrop.report) print these; nothing here formats text.
 
 from __future__ import annotations
 
+from ..spec import p_hat
 from .stats import steps_to_target, summary
 
 # key -> (column label, kind, what it is)
@@ -49,8 +50,6 @@ def _per_run(key: str, rec: dict, target, step_median):
         return mc.get({"mc_accuracy": "test_accuracy", "mc_nll": "test_nll",
                        "mc_ece": "test_ece"}[key])
     if key == "expected_active":
-        from ..spec import p_hat
-
         units = m.get("units")
         return None if units is None else (1.0 - p_hat(rec["config"]["dropout"])) * units
     if key in ("steps_to_target", "time_to_target"):
@@ -64,7 +63,7 @@ def _per_run(key: str, rec: dict, target, step_median):
 
 
 def build_table(spec: dict, records: dict) -> dict:
-    """One suite's table from its plan entry (fastdrop.bench.plan) and the records by id."""
+    """One suite's table from its plan entry (fastdrop.bench.grid) and the records by id."""
     rows = []
     complete = True
     for point in spec["points"]:

@@ -2,7 +2,7 @@
 
 Run as a pyperf script (it is one: pyperf re-runs this file as its worker processes):
 
-    python -m fastdrop.bench.kernels --sizes 16,26 --rates 0.1,0.5,0.9 -o out.json
+    python -m fastdrop.bench.kernel_suite --sizes 16,26 --rates 0.1,0.5,0.9 -o out.json
 
 `fastdrop bench kernels` runs it in a subprocess, after `verify()` has checked every
 fastdrop kernel against the numpy reference at the timed sizes, and renders the result.
@@ -221,7 +221,7 @@ def main() -> None:
 
     # workers run this module with -m, so its package-relative imports work there too
     runner = pyperf.Runner(add_cmdline_args=forward_args,
-                           program_args=("-m", "fastdrop.bench.kernels"))
+                           program_args=("-m", "fastdrop.bench.kernel_suite"))
     runner.argparser.add_argument("--sizes", default="16,26",
                                   help="log2 of the array sizes (default 16,26)")
     runner.argparser.add_argument("--rates", default="0.1,0.5,0.9", help="dropout rates")

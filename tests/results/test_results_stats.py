@@ -1,10 +1,10 @@
-"""fastdrop.bench.stats: the t quantile against published values, summaries, timings."""
+"""fastdrop.results.stats: the t quantile against published values, summaries, timings."""
 
 import math
 
 import pytest
 
-from fastdrop.bench import stats
+from fastdrop.results import stats
 
 # two-sided 95% critical values of Student's t (any statistics table)
 T975 = {1: 12.7062047, 2: 4.3026527, 3: 3.1824463, 4: 2.7764451, 5: 2.5705818,
