@@ -3,12 +3,49 @@ fastdrop/bench/suites.py, so the installed `fastdrop bench` has it too):
 
     python bench/show_grid.py            # the quick profile
     python bench/show_grid.py --full     # the full one
+    python bench/show_grid.py --full --estimate   # and how long it takes (see COSTS)
 """
 
 import sys
 
 from fastdrop.bench import grid
 from fastdrop.bench import suites as S
+
+# Measured CPU seconds (time.thread_time) of one 6000-step training task with its
+# evaluations (every 100 steps on train, test and the 500-sequence validation split), one
+# thread, after a warm-up task in the same process: fastdrop.bench.tasks.train_task on the
+# full plan's seed-0 payloads, 2026-12-03, the 2-core machine loaded by other work (so
+# these are upper bounds). MC: the extra seconds per Monte Carlo sample at inference.
+COSTS = {"linear": 0.33, "mlp": 2.1, "selu_mlp": 2.6, "cnn": 9.7, "gru": 24.1,
+         "lstm": 27.1}
+VARIANT_FACTOR = {"gaussian": 6.7 / 2.1, "dropconnect": 1.5}  # gaussian measured; dropconnect
+#                                  from the quick sample's task times (1.5 s vs 1.0 s)
+MC_PER_SAMPLE = {"mlp": (7.21 - 2.1) / 100, "cnn": 0.1}
+# one pyperf timing task: quick, the sample's 4-7 s in-process; full, extrapolated to
+# calibration + 6 worker processes of about 4 s each
+TIMING_S = {"quick": 5.0, "full": 28.0}
+# K1: quick, the sample's 3 minutes for its 52 benchmarks in-process; full, extrapolated
+# (not measured): 52 benchmarks x (calibration + 6 worker processes of about 3 s each)
+KERNELS_S = {"quick": 180.0, "full": 52 * 23.0}
+CORES = 2
+
+
+def estimate(plan: dict, profile) -> dict:
+    """Seconds of each phase: K1 and the timings one at a time, training on CORES jobs."""
+    train = 0.0
+    timing = 0
+    for t in plan["tasks"]:
+        cfg = t["payload"]["config"]
+        if t["kind"] == "timing":
+            timing += 1
+        elif t["kind"] == "train":
+            base = COSTS[cfg["model"]] * VARIANT_FACTOR.get(cfg["variant"], 1.0)
+            train += base * cfg["steps"] / 6000
+            train += MC_PER_SAMPLE.get(cfg["model"], 0.1) * cfg["mc_samples"]
+    out = {"kernels": KERNELS_S[profile.name], "timing": timing * TIMING_S[profile.name],
+           "training": train / CORES}
+    out["total"] = sum(out.values())
+    return out
 
 
 def main(argv) -> None:
@@ -28,6 +65,9 @@ def main(argv) -> None:
         kinds[t["kind"]] = kinds.get(t["kind"], 0) + 1
     print(f"\n{len(plan['tasks'])} distinct tasks (tables share the same configs): "
           + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    if "--estimate" in argv:
+        est = estimate(plan, profile)
+        print("estimate: " + ", ".join(f"{k} {v / 60:.0f} min" for k, v in est.items()))
 
 
 if __name__ == "__main__":

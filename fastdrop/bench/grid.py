@@ -43,8 +43,8 @@ def _label(axis: str, point: S.Point, cfg: dict):
         value = point.labels[axis]
     else:
         value = cfg[axis]
-    if axis == "variant" and not cfg.get("dropout"):
-        return "none"  # a variant means nothing without dropout
+    if axis in ("variant", "dropout_at") and not cfg.get("dropout"):
+        return "none"  # a variant or a placement means nothing without dropout
     return value
 
 
@@ -75,8 +75,8 @@ def build(profile: S.Profile, names, kernels: dict | None = None, catalog=None) 
         s = catalog[name]
         points = []
         for point in S.expand(s):
-            base = {**S.TRAIN_BASE, "steps": s_steps(profile, s), "eval_every":
-                    profile.eval_every, **point.overrides}
+            base = {**S.TRAIN_BASE, "steps": s_steps(profile, s, point.overrides),
+                    "eval_every": profile.eval_every, **point.overrides}
             cfg = _config(base)
             entry = {"labels": {a: _label(a, point, cfg) for a in s.rows},
                      "config": base, "runs": [], "timing": None}
@@ -107,9 +107,18 @@ def timing_name(cfg: dict) -> str:
     """The pyperf benchmark name of a training-step timing, from its config alone (two
     suites that time the same config share the task)."""
     drop = f" p={cfg['dropout']:g} {cfg['variant']}" if cfg["dropout"] else " no dropout"
+    if cfg["dropout"] and cfg.get("dropout_at", "hidden") != "hidden":
+        drop += f" at {cfg['dropout_at']}"  # the CNN's placement arms
     return f"train step {cfg['model']}{drop}"
 
 
-def s_steps(profile: S.Profile, s: S.Suite) -> int:
-    """Training steps of the suite's runs (probes train nothing)."""
-    return 0 if s.kind == "probe" else profile.steps
+def s_steps(profile: S.Profile, s: S.Suite, overrides: dict | None = None) -> int:
+    """Training steps of a point of the suite (probes train nothing). With equal_epochs
+    the profile's steps are for S.DEFAULT_SIZE sequences and scale with the point's
+    train_size, so every size is trained for the same number of epochs."""
+    if s.kind == "probe":
+        return 0
+    if not s.equal_epochs:
+        return profile.steps
+    size = (overrides or {}).get("train_size", S.DEFAULT_SIZE)
+    return max(1, round(profile.steps * size / S.DEFAULT_SIZE))

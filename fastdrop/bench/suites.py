@@ -17,13 +17,24 @@ import dataclasses
 import itertools
 
 RATES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)  # T1, T2, T7
-P = 0.3  # the "with dropout" rate of T3, T4, T5, T6 and T8 (one of RATES: shared tasks)
-ALPHA_P = 0.1  # alpha dropout's rate (Klambauer et al. recommend 0.05-0.1)
-RECURRENT_P = 0.2  # variational dropout of T6's GRU and LSTM (the trainer's measured setting)
-MAX_NORM = 2.0  # max-norm c for T5 (each unit's incoming weight vector)
-L1, L2, WD = 1e-4, 1e-3, 0.05  # T5 penalty strengths (WD: AdamW's decoupled decay)
-PATIENCE = 5  # early stopping, in evaluations
-
+TUNE = (0.1, 0.2, 0.3, 0.5)  # the rates a "with dropout" arm is chosen from on validation
+P = 0.3  # T8's rate (one of RATES and TUNE: shared tasks)
+CNN_MC_P = 0.1  # T8's CNN: dropout before the classifier (T1: the CNN's best placement)
+ALPHA_RATES = (0.05, 0.1, 0.2)  # alpha vs inverted on the SELU MLP (Klambauer: 0.05-0.1)
+RECURRENT_RATES = (0.1, 0.2, 0.3)  # variational dropout of T6's GRU and LSTM
+SIZES = (500, 1000, 4000, 16000)  # T3's training-set sizes
+DEFAULT_SIZE = 4000  # TrainConfig's train_size: the size the profile's steps are for
+MC_SAMPLES = (10, 50, 100)  # T8: Monte Carlo samples at inference
+# T5: every regulariser gets the same tuning budget, four strengths, chosen on validation
+STRENGTHS = {
+    "dropout": ("dropout", TUNE),
+    "L1": ("l1", (1e-5, 3e-5, 1e-4, 3e-4)),
+    "L2": ("l2", (1e-4, 3e-4, 1e-3, 3e-3)),
+    "weight decay": ("weight_decay", (0.01, 0.03, 0.1, 0.3)),  # AdamW, decoupled
+    "max-norm": ("max_norm", (1.0, 2.0, 3.0, 4.0)),  # each unit's incoming weight vector
+}
+VAL_SIZE = 500  # every run keeps a validation split (the 500 sequences after the
+#                 training set: the training data do not change); arms are chosen on it
 
 @dataclasses.dataclass(frozen=True)
 class Profile:
@@ -36,26 +47,27 @@ class Profile:
 
 
 PROFILES = {
-    # every table in minutes: 3 seeds, runs cut to half (the models without dropout have
-    # converged by then, and the CNN at p = 0.3 reaches 88.4 +- 4.1% of the 89.3% it has at
-    # 6000 steps; at 2000 steps it had 86.0 +- 1.8%). pyperf runs each
-    # timing in one process (--in-process: calibration, 1 warm-up and 3 values there), not
-    # in two fresh worker processes per benchmark, whose start-up (imports, JIT cache, data)
-    # cost more than the timing itself.
+    # every table in minutes: 3 seeds, runs cut to half. Too few seeds to decide most
+    # claims (a 95% CI of about +-3.6 pp on an MLP difference): a smoke test of the
+    # whole pipeline and a first look. pyperf runs each timing in one process
+    # (--in-process: calibration, 1 warm-up and 3 values there), not in two fresh
+    # worker processes per benchmark, whose start-up cost more than the timing itself.
     "quick": Profile("quick", seeds=3, steps=3000, eval_every=100,
                      kernel_args=("--in-process", "--processes", "1", "--values", "3",
                                   "--warmups", "1", "--min-time", "0.05"),
                      timing_args=("--in-process", "--processes", "1", "--values", "3",
                                   "--warmups", "1", "--min-time", "0.1")),
-    # the size for publishing: the MNIST-1D reference's 6000 steps, 5 seeds, pyperf's
-    # default number of processes for the kernels
-    "full": Profile("full", seeds=5, steps=6000, eval_every=100, kernel_args=(),
+    # the profile that decides: 10 seeds (a 95% CI of about +-1 pp on a paired MLP
+    # difference), the MNIST-1D reference's 6000 steps; 2 h on 2 cores (docs/HARNESS.md
+    # gives the estimate and how it was made)
+    "full": Profile("full", seeds=10, steps=6000, eval_every=100,
+                    kernel_args=("--processes", "6", "--values", "3"),
                     timing_args=("--processes", "6", "--values", "3", "--min-time", "0.2")),
 }
 
 # Every training task: one thread (the pool gives the parallelism: jobs x threads <= cores),
 # and a thread count that does not change with --jobs keeps results reproducible on resume.
-TRAIN_BASE = {"threads": 1}
+TRAIN_BASE = {"threads": 1, "val_size": VAL_SIZE}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,70 +84,82 @@ class Suite:
     timing: bool = False  # also time a training step of each point with pyperf
     targets: dict = dataclasses.field(default_factory=dict)  # model -> target test acc
     compare: tuple = ()  # paired comparisons: (axis, a, b, metric)
+    equal_epochs: bool = False  # steps scale with train_size (the profile's steps are
+    #                             for DEFAULT_SIZE): every size sees the same epochs
+
+
+ACCURACY = ("test_accuracy", "val_accuracy", "test_loss", "test_ece", "es_test_accuracy")
+
+
+TUNED_WITH = {"weight decay": {"optimizer": "adamw"}}  # decoupled decay needs AdamW
+
+
+def _tuned(name: str) -> dict:
+    field, values = STRENGTHS[name]
+    return {"regulariser": {name: dict(TUNED_WITH.get(name, {}))},
+            "strength": {f"{v:g}": {field: v} for v in values}}
 
 
 SUITES = (
-    Suite("T1", "accuracy vs rate", "p in {0, .1, .2, .3, .5, .7, .9}; MLP and CNN",
-          "train and test accuracy, mean and 95% CI over seeds",
-          grid=({"model": ["mlp", "cnn"], "dropout": list(RATES)},),
-          rows=("model", "dropout"), metrics=("train_accuracy", "test_accuracy")),
-    Suite("T2", "training cost vs rate", "the grid of T1",
+    Suite("T1", "accuracy vs rate", "p in {0, .1, .2, .3, .5, .7, .9}; MLP; CNN with "
+          "dropout after every hidden layer and before the classifier only",
+          "train, validation and test accuracy, test NLL and ECE",
+          grid=({"model": ["mlp", "cnn"], "dropout": list(RATES)},
+                {"model": ["cnn"], "dropout": list(RATES[1:]), "dropout_at": ["head"]}),
+          rows=("model", "dropout_at", "dropout"), metrics=("train_accuracy", *ACCURACY)),
+    Suite("T2", "training cost vs rate", "the grid of T1 (dropout at every hidden layer)",
           "time per step (pyperf), steps and time to a target test accuracy",
           grid=({"model": ["mlp", "cnn"], "dropout": list(RATES)},),
           rows=("model", "dropout"), timing=True, targets={"mlp": 0.60, "cnn": 0.90},
           metrics=("step_time", "steps_to_target", "time_to_target", "reached")),
-    Suite("T3", "overfitting", "with / without dropout x training-set size (MLP)",
-          "train - test accuracy gap",
-          grid=({"train_size": [500, 1000, 4000, 16000], "dropout": [0.0, P]},),
-          base={"model": "mlp"}, rows=("train_size", "dropout"),
-          metrics=("train_accuracy", "test_accuracy", "gap")),
-    Suite("T4", "variants",
-          "inverted, standard, gaussian, dropconnect (MLP); spatial (CNN); alpha (SELU MLP)",
-          "test accuracy; standard vs inverted agree",
-          grid=({"model": ["mlp"], "dropout": [0.0]},
-                {"model": ["mlp"], "dropout": [P],
+    Suite("T3", "overfitting", "training-set size x p in {0, .1, .3, .5} (MLP), the same "
+          "number of epochs at every size", "train and test accuracy, gap, test NLL and ECE",
+          grid=({"train_size": list(SIZES), "dropout": [0.0, 0.1, P, 0.5]},),
+          base={"model": "mlp"}, rows=("train_size", "dropout"), equal_epochs=True,
+          metrics=("train_accuracy", *ACCURACY, "gap")),
+    Suite("T4", "variants", "inverted, standard, gaussian, dropconnect (MLP); inverted and "
+          "spatial (CNN); inverted and alpha (SELU MLP); each at p in {.1, .2, .3, .5} "
+          "(SELU: .05, .1, .2)", "test accuracy; the rate of each chosen on validation",
+          grid=({"model": ["mlp", "cnn", "selu_mlp"], "dropout": [0.0]},
+                {"model": ["mlp"], "dropout": list(TUNE),
                  "variant": ["inverted", "standard", "gaussian", "dropconnect"]},
-                {"model": ["cnn"], "dropout": [0.0]},
-                {"model": ["cnn"], "dropout": [P], "variant": ["inverted", "spatial"]},
-                {"model": ["selu_mlp"], "dropout": [0.0]},
-                {"model": ["selu_mlp"], "dropout": [ALPHA_P], "variant": ["alpha"]}),
-          rows=("model", "variant", "dropout"), metrics=("test_accuracy", "gap"),
+                {"model": ["cnn"], "dropout": list(TUNE), "variant": ["inverted", "spatial"]},
+                {"model": ["selu_mlp"], "dropout": list(ALPHA_RATES),
+                 "variant": ["inverted", "alpha"]}),
+          rows=("model", "variant", "dropout"), metrics=(*ACCURACY, "gap"),
           compare=(("variant", "standard", "inverted", "test_accuracy"),)),
-    Suite("T5", "regularisers", "none, L1, L2, weight decay, max-norm, early stopping, "
-          "dropout and two combinations (MLP)", "test accuracy, train - test gap",
-          grid=({"regulariser": {
-              "none": {},
-              "L1": {"l1": L1},
-              "L2": {"l2": L2},
-              "weight decay": {"optimizer": "adamw", "weight_decay": WD},
-              "max-norm": {"max_norm": MAX_NORM},
-              "early stopping": {"early_stopping": PATIENCE},
-              "dropout": {"dropout": P},
-              "dropout+max-norm": {"dropout": P, "max_norm": MAX_NORM},
-              "dropout+L2": {"dropout": P, "l2": L2},
-          }},),
-          base={"model": "mlp"}, rows=("regulariser",),
-          metrics=("test_accuracy", "train_accuracy", "gap")),
-    Suite("T6", "architectures", "linear, MLP, CNN, GRU, LSTM with and without dropout "
-          "(p 0.3; variational p 0.2 for the recurrent ones)", "test accuracy, time per step",
-          grid=({"model": ["linear", "mlp", "cnn"], "dropout": [0.0, P]},
+    Suite("T5", "regularisers", "none, dropout, L1, L2, weight decay (AdamW), max-norm, "
+          "each at four strengths (MLP); early stopping on validation accuracy for each",
+          "test accuracy, train - test gap; the strength of each chosen on validation",
+          grid=({"regulariser": {"none": {}}, "strength": {"-": {}}},
+                *(_tuned(name) for name in STRENGTHS)),
+          base={"model": "mlp"}, rows=("regulariser", "strength"),
+          metrics=(*ACCURACY, "train_accuracy", "gap")),
+    Suite("T6", "architectures", "linear, MLP, CNN (every hidden layer; before the "
+          "classifier), GRU and LSTM (variational) at p = 0 and three or four rates",
+          "test accuracy, time per step; the rate of each chosen on validation",
+          grid=({"model": ["linear", "mlp", "cnn"], "dropout": [0.0, *TUNE]},
+                {"model": ["cnn"], "dropout": list(TUNE), "dropout_at": ["head"]},
                 {"model": ["gru", "lstm"], "dropout": [0.0], "eval_every": [500]},
-                {"model": ["gru", "lstm"], "dropout": [RECURRENT_P], "variant": ["variational"],
-                 "eval_every": [500]}),
-          rows=("model", "dropout", "variant"), timing=True,
-          metrics=("test_accuracy", "train_accuracy", "step_time", "parameters")),
+                {"model": ["gru", "lstm"], "dropout": list(RECURRENT_RATES),
+                 "variant": ["variational"], "eval_every": [500]}),
+          rows=("model", "dropout_at", "variant", "dropout"), timing=True,
+          metrics=(*ACCURACY, "train_accuracy", "step_time", "parameters")),
     Suite("T7", "parameters vs active units", "p (MLP and CNN)",
           "parameter count (constant); expected active units (1 - p) n and the count "
           "measured in one training-mode forward pass over the test set",
           grid=({"model": ["mlp", "cnn"], "dropout": list(RATES)},), kind="probe",
           rows=("model", "dropout"),
           metrics=("parameters", "units", "expected_active", "active_units")),
-    Suite("T8", "Monte Carlo dropout", "T in {1, 10, 50} samples vs dropout off at "
-          "inference (MLP, p = 0.3)", "test accuracy, NLL, expected calibration error",
-          grid=({"mc_samples": [1, 10, 50]},), base={"model": "mlp", "dropout": P},
-          rows=("mc_samples",),
-          metrics=("mc_accuracy", "mc_nll", "mc_ece", "test_accuracy", "test_loss",
-                   "test_ece")),
+    Suite("T8", "Monte Carlo dropout", "T in {10, 50, 100} samples vs dropout off at "
+          "inference (MLP p = 0.3; CNN p = 0.1 before the classifier); the same networks",
+          "test accuracy, NLL, ECE and AUROC of predictive entropy (right vs wrong)",
+          grid=({"model": ["mlp"], "dropout": [P], "mc_samples": list(MC_SAMPLES)},
+                {"model": ["cnn"], "dropout": [CNN_MC_P], "dropout_at": ["head"],
+                 "mc_samples": list(MC_SAMPLES)}),
+          rows=("model", "mc_samples"),
+          metrics=("mc_accuracy", "mc_nll", "mc_ece", "mc_auroc", "test_accuracy",
+                   "test_loss", "test_ece", "test_auroc")),
 )
 
 KERNELS = "K1"  # the kernel suite (fastdrop.bench.kernel_suite), timed by its own pyperf script

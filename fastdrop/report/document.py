@@ -1,6 +1,7 @@
 """The report as a list of blocks (headings, paragraphs, tables, images), built once and
 written by fastdrop.report.markdown and fastdrop.report.html, so the two carry the same
-tables, claims and plots.
+tables, claims and plots, in the terminal's order: key findings, the claims at a glance,
+the training tables, plots, the claims in full, then the kernel tables.
 """
 
 from __future__ import annotations
@@ -8,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 
 from . import claims as C
+from .findings import glance, key_findings
 from .format import CI_NOTE, kernel_view, run_header_lines, views
 from .gpu_table import comparison
 
-VERDICT_CLASS = {C.HOLDS: "holds", C.FAILS: "fails", C.DEPENDS: "depends",
+VERDICT_CLASS = {C.HOLDS: "holds", C.FAILS: "fails", C.MIXED: "mixed", C.EQUIV: "equiv",
                  C.UNCLEAR: "unclear", C.MISSING: "missing"}
 
 
@@ -61,24 +63,7 @@ def build(run, gpu, claim_list, plots) -> list:
     if run.problems:
         out.append(P("Missing or wrong in this run folder:", "warn"))
         out.append(L(list(run.problems), "warn"))
-    if claim_list:
-        out.append(H(2, "Claims of the article, checked", "claims-summary"))
-        out.append(Tab(["#", "claim", "verdict", "from"],
-                       [[str(k), c.text, c.headline, ", ".join(c.tables)]
-                        for k, c in enumerate(claim_list, 1)], label_columns=4))
-        out.append(P("The evidence and the rule behind each verdict are under \"The "
-                     "claims\", below the tables and plots.", "note"))
-    if run.kernel_rows:
-        kv = kernel_view(run.manifest, run.kernel_rows)
-        out.append(H(2, kv.heading, "k1"))
-        out.append(L(kv.caption, "note"))
-        out.append(Tab(kv.headers, kv.rows, kv.best, kv.label_columns))
-        out.append(P(kv.notes[0].replace("* =", "bold ="), "note"))
-    cmp = comparison(run.kernel_rows, gpu)
-    if cmp is not None and cmp.rows:
-        out.append(H(2, cmp.title, "cpu-gpu"))
-        out.append(Tab(cmp.headers, cmp.rows, label_columns=2))
-        out.append(L(cmp.caption, "note"))
+    out += findings_blocks(run, claim_list)
     vs = views(run.results)
     if vs:
         out.append(H(2, "Tables", "tables"))
@@ -112,6 +97,36 @@ def build(run, gpu, claim_list, plots) -> list:
         line = C.missing_line(claim_list)
         if line:
             out.append(P(line, "note"))
+    if run.kernel_rows:
+        kv = kernel_view(run.manifest, run.kernel_rows)
+        out.append(H(2, kv.heading, "k1"))
+        out.append(L(kv.caption, "note"))
+        out.append(Tab(kv.headers, kv.rows, kv.best, kv.label_columns))
+        out.append(P(kv.notes[0].replace("* =", "bold ="), "note"))
+    cmp = comparison(run.kernel_rows, gpu)
+    if cmp is not None and cmp.rows:
+        out.append(H(2, cmp.title, "cpu-gpu"))
+        out.append(Tab(cmp.headers, cmp.rows, label_columns=2))
+        out.append(L(cmp.caption, "note"))
+    return out
+
+
+def findings_blocks(run, claim_list) -> list:
+    """Key findings and the claims at a glance, first in the report."""
+    out = []
+    fs = key_findings(run)
+    if fs:
+        out.append(H(2, "Key findings", "key-findings"))
+    for f in fs:
+        out.append(H(3, f.title, _anchor(f.key)))
+        out.append(Tab(f.headers, f.rows, label_columns=2))
+        out.append(L(f.notes, "note"))
+    if claim_list:
+        out.append(H(2, "The article's claims at a glance", "claims-summary"))
+        out.append(Tab(*glance(claim_list), label_columns=4))
+        out.append(P("The evidence and the rule behind each verdict are under \"The "
+                     "claims\", after the tables and plots; the kernel tables come last.",
+                     "note"))
     return out
 
 

@@ -14,14 +14,18 @@ import dataclasses
 
 from . import kernel_table as kreport
 
-PERCENT = {"train_accuracy", "test_accuracy", "gap", "mc_accuracy", "test_ece", "mc_ece"}
-DECIMALS = {"test_loss": 3, "mc_nll": 3, "units": 0, "expected_active": 1, "active_units": 1,
+PERCENT = {"train_accuracy", "test_accuracy", "gap", "mc_accuracy", "test_ece", "mc_ece",
+           "val_accuracy", "es_test_accuracy"}
+DECIMALS = {"test_loss": 3, "mc_nll": 3, "test_auroc": 3, "mc_auroc": 3, "units": 0,
+            "expected_active": 1, "active_units": 1,
             "parameters": 0, "steps_to_target": 0}
 # what "best" means for a column: +1 higher is better, -1 lower is better (others: none)
-BETTER = {"test_accuracy": 1, "mc_accuracy": 1, "gap": -1, "test_loss": -1, "mc_nll": -1,
+BETTER = {"test_accuracy": 1, "mc_accuracy": 1, "val_accuracy": 1, "es_test_accuracy": 1,
+          "test_auroc": 1, "mc_auroc": 1, "gap": -1, "test_loss": -1, "mc_nll": -1,
           "test_ece": -1, "mc_ece": -1, "step_time": -1, "steps_to_target": -1,
           "time_to_target": -1, "reached": 1}
-UNITS = {"train_accuracy": "%", "test_accuracy": "%", "mc_accuracy": "%", "gap": "pp",
+UNITS = {"train_accuracy": "%", "test_accuracy": "%", "val_accuracy": "%",
+         "es_test_accuracy": "%", "mc_accuracy": "%", "gap": "pp",
          "test_ece": "%", "mc_ece": "%", "test_loss": "nats", "mc_nll": "nats",
          "time_to_target": "s", "units": "units", "expected_active": "units",
          "active_units": "units"}

@@ -25,7 +25,8 @@ caption { caption-side: top; text-align: left; font-weight: bold; padding: .3em 
 blockquote { margin: .5em 0; padding: .2em .9em; border-left: 3px solid #bbb; color: #444; }
 .verdict { font-weight: bold; padding: .35em .6em; border-radius: 4px; display: inline-block; }
 .v-holds { background: #dff3df; } .v-fails { background: #f8dede; }
-.v-depends { background: #fbf0cf; } .v-unclear { background: #ececec; }
+.v-mixed { background: #fbf0cf; } .v-equiv { background: #dcecf8; }
+.v-unclear { background: #ececec; }
 .v-missing { background: #f4f4f4; color: #777; }
 .rule { color: #555; font-size: .9em; }
 img { max-width: 100%; height: auto; }

@@ -84,9 +84,15 @@ def accuracy_vs_rate(run, gpu):
     fig, axes = _figure(len(models))
     for ax, model in zip(axes, models, strict=True):
         rows = [r for r in t["rows"] if r["labels"].get("model") == model]
+        # the CNN's placement arms: dropout before the classifier only, a line of its own
+        head = [r for r in rows if r["labels"].get("dropout_at") in ("head", "none")]
+        rows = [r for r in rows if r["labels"].get("dropout_at") != "head"]
         c = COLORS.get(model, "#333333")
         _line_band(ax, rows, "dropout", "test_accuracy", c, "test")
         _line_band(ax, rows, "dropout", "train_accuracy", "#999999", "train", style="--")
+        if any(r["labels"].get("dropout_at") == "head" for r in head):
+            _line_band(ax, head, "dropout", "test_accuracy", "#555555",
+                       "test, before the classifier only", style=":")
         ax.set(title=model.upper(), xlabel="dropout rate p", ylabel="accuracy (%)")
         _legend(ax, loc="best")
     return fig, None
@@ -202,20 +208,23 @@ def mc_vs_samples(run, gpu):
     t = run.table("T8")
     if t is None:
         return None, "T8 (Monte Carlo dropout) is not in this run"
-    fig, (ax,) = _figure(1, width=5.0)
-    rows = t["rows"]
-    _line_band(ax, rows, "mc_samples", "mc_accuracy", "#d62728", "MC dropout (mean of T)")
-    x, m, lo, hi = _series(rows, "mc_samples", "test_accuracy", 100.0)
-    if x:
-        ax.axhline(m[0], color="#1f77b4", lw=1.2, label="dropout off")
-        ax.axhspan(lo[0], hi[0], color="#1f77b4", alpha=0.12, linewidth=0)
-    ax.set_xscale("log")
-    ts = sorted({r["labels"]["mc_samples"] for r in rows})
-    ax.set_xticks(ts, [str(v) for v in ts])
-    ax.minorticks_off()
-    ax.set(title="test accuracy vs Monte Carlo samples T", xlabel="samples T",
-           ylabel="test accuracy (%)")
-    _legend(ax)
+    models = _models(t)
+    fig, axes = _figure(len(models), width=5.0)
+    for ax, model in zip(axes, models, strict=True):  # one panel per model (the same nets)
+        rows = [r for r in t["rows"] if r["labels"].get("model") == model]
+        _line_band(ax, rows, "mc_samples", "mc_accuracy", "#d62728", "MC dropout (mean of T)")
+        x, m, lo, hi = _series(rows, "mc_samples", "test_accuracy", 100.0)
+        if x:
+            ax.axhline(m[0], color="#1f77b4", lw=1.2, label="dropout off")
+            ax.axhspan(lo[0], hi[0], color="#1f77b4", alpha=0.12, linewidth=0)
+        ax.set_xscale("log")
+        ts = sorted({r["labels"]["mc_samples"] for r in rows})
+        ax.set_xticks(ts, [str(v) for v in ts])
+        ax.minorticks_off()
+        name = f"{model.upper()}: " if model else ""
+        ax.set(title=f"{name}test accuracy vs samples T", xlabel="samples T",
+               ylabel="test accuracy (%)")
+        _legend(ax)
     return fig, None
 
 

@@ -1,4 +1,5 @@
-"""The report in the terminal (rich): the header, K1, CPU vs GPU, T1..T8, the claims.
+"""The report in the terminal (rich): the header, key findings, the claims at a glance,
+T1..T8, the claims in full, then K1 and CPU vs GPU.
 
 Functions here build rich renderables from fastdrop.report.format / claims / gpu; `render_run`
 prints them. Nothing is computed here that the markdown and HTML reports do not share.
@@ -10,21 +11,23 @@ from rich.markup import escape
 from rich.table import Table
 
 from .claims import (
-    DEPENDS,
+    EQUIV,
     FAILS,
     HOLDS,
     MISSING,
+    MIXED,
     UNCLEAR,
     check_all,
     missing_line,
     split,
     verdict_lines,
 )
+from .findings import glance, key_findings
 from .format import BEST_MARK, CI_NOTE, TableView, kernel_view, run_header_lines, views
 from .gpu_table import comparison
 
-VERDICT_STYLE = {HOLDS: "bold green", FAILS: "bold red", DEPENDS: "bold yellow",
-                 UNCLEAR: "bold", MISSING: "dim"}
+VERDICT_STYLE = {HOLDS: "bold green", FAILS: "bold red", MIXED: "bold yellow",
+                 EQUIV: "bold cyan", UNCLEAR: "bold", MISSING: "dim"}
 
 
 def rich_view(view: TableView, caption: bool = True):
@@ -80,13 +83,41 @@ def render_claims(console, claims) -> None:
         console.print(_esc(line), style="dim")
 
 
+def render_findings(console, run, claims) -> None:
+    """Key findings, then the claims at a glance: what a practitioner reads first."""
+    fs = key_findings(run)
+    if fs:
+        console.rule("Key findings")
+    for f in fs:
+        console.print()
+        console.print(simple_table(f.title, f.headers, f.rows, f.notes))
+    if claims:
+        console.print()
+        console.print(simple_table("The article's claims at a glance", *glance(claims),
+                                   label_columns=4))
+
+
 def render_run(run, console, gpu=None, *, claims: bool = True) -> None:
-    """Print the whole report of a loaded run."""
+    """Print the whole report of a loaded run: header, key findings, the claims at a
+    glance, the training tables, the claims in full, then the kernel tables."""
     console.print(f"[bold]fastdrop report[/] {_esc(str(run.path))}")
     for line in run_header_lines(run.results, run.manifest):
         console.print(_esc(line))
     for p in run.problems:
         console.print(f"[yellow]missing or wrong:[/] {_esc(p)}")
+    claim_list = check_all(run) if claims else []
+    render_findings(console, run, claim_list)
+    vs = views(run.results)
+    if vs:
+        console.print()
+        console.print(CI_NOTE)
+    for v in vs:
+        console.print()
+        console.print(rich_view(v, caption=False))
+        for line in v.caption + v.notes:
+            console.print(_esc(line), style="dim" if line in v.caption else None)
+    if claims:
+        render_claims(console, claim_list)
     if run.kernel_rows:
         kv = kernel_view(run.manifest, run.kernel_rows)
         console.print()
@@ -98,13 +129,3 @@ def render_run(run, console, gpu=None, *, claims: bool = True) -> None:
         console.print()
         console.print(simple_table(cmp.title, cmp.headers, cmp.rows, cmp.caption,
                                    label_columns=2))
-    vs = views(run.results)
-    if vs:
-        console.print(CI_NOTE)
-    for v in vs:
-        console.print()
-        console.print(rich_view(v, caption=False))
-        for line in v.caption + v.notes:
-            console.print(_esc(line), style="dim" if line in v.caption else None)
-    if claims:
-        render_claims(console, check_all(run))

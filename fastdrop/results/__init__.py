@@ -8,6 +8,7 @@
     tables.py        the tables T1..T8 as data, built from the records
     pyperf_files.py  pyperf's files in a run (kernels.json, timings/, train-timing.json)
     consolidate.py   results.json, one function for the harness and the report
+    inference.py     paired t, TOST equivalence, Holm, sign test, binomial half-width
 
 fastdrop.bench writes these files and fastdrop.report reads them; this package imports
 neither (tests/results/test_results_imports.py checks it).

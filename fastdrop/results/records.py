@@ -14,8 +14,9 @@ import platform
 from .schema import RECORD_SCHEMA
 from .stats import timing
 
-TRAIN_METRICS = ("train_accuracy", "test_accuracy", "test_loss", "test_ece", "train_loss",
-                 "val_accuracy", "val_loss", "final_loss", "parameters", "steps", "best_step")
+TRAIN_METRICS = ("train_accuracy", "test_accuracy", "test_loss", "test_ece", "test_auroc",
+                 "test_top_class_share", "train_loss", "val_accuracy", "val_loss",
+                 "final_loss", "parameters", "steps", "best_step")
 TRAIN_TIMES = ("wall_time_s", "train_time_s", "eval_time_s", "setup_time_s", "step_time_ms")
 
 

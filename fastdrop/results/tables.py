@@ -21,6 +21,14 @@ METRICS = {
     "gap": ("gap", "summary", "train accuracy - test accuracy, per run"),
     "test_loss": ("test NLL", "summary", "mean negative log-likelihood, dropout off"),
     "test_ece": ("test ECE", "summary", "expected calibration error, dropout off"),
+    "val_accuracy": ("val acc", "summary", "accuracy on the 500 validation sequences (the "
+                     "split arms are chosen on)"),
+    "es_test_accuracy": ("test acc, early stop", "summary",
+                         "test accuracy at the evaluation with the best validation accuracy "
+                         "(early stopping on validation accuracy, patience unlimited)"),
+    "test_auroc": ("AUROC", "summary", "AUROC of predictive entropy, right vs wrong, "
+                   "dropout off"),
+    "mc_auroc": ("MC AUROC", "summary", "AUROC of the Monte Carlo mean's predictive entropy"),
     "mc_accuracy": ("MC acc", "summary", "test accuracy of the mean of T dropout samples"),
     "mc_nll": ("MC NLL", "summary", "test NLL of the Monte Carlo mean"),
     "mc_ece": ("MC ECE", "summary", "expected calibration error of the Monte Carlo mean"),
@@ -48,7 +56,9 @@ def _per_run(key: str, rec: dict, target, step_median):
     if key.startswith("mc_"):
         mc = m.get("mc") or {}
         return mc.get({"mc_accuracy": "test_accuracy", "mc_nll": "test_nll",
-                       "mc_ece": "test_ece"}[key])
+                       "mc_ece": "test_ece", "mc_auroc": "test_auroc"}[key])
+    if key == "es_test_accuracy":
+        return best_val_test_accuracy(rec.get("history"))
     if key == "expected_active":
         units = m.get("units")
         return None if units is None else (1.0 - p_hat(rec["config"]["dropout"])) * units
@@ -60,6 +70,17 @@ def _per_run(key: str, rec: dict, target, step_median):
             return hit[0]
         return None if step_median is None else hit[0] * step_median
     return m.get(key)
+
+
+def best_val_test_accuracy(history):
+    """Test accuracy at the first evaluation with the highest validation accuracy (None
+    without a validation split)."""
+    best = None
+    for entry in history or ():
+        v = entry.get("val_accuracy")
+        if v is not None and (best is None or v > best["val_accuracy"]):
+            best = entry
+    return None if best is None else best.get("test_accuracy")
 
 
 def build_table(spec: dict, records: dict) -> dict:

@@ -30,6 +30,7 @@ from .config import TrainConfig
 from .data import Dataset, load_mnist1d
 from .optim import make_optimizer
 from .threads import get_blas_threads, set_blas_threads, set_numba_threads, thread_counts
+from .uncertainty import entropy_auroc, top_class_share
 
 RESULT_SCHEMA = "fastdrop.train.result/1"
 EVAL_CHUNK = 1000  # examples per forward pass when scoring a whole set
@@ -78,11 +79,14 @@ def mc_predict(model: Model, x, samples: int, seed: int) -> np.ndarray:
 
 
 def prediction_metrics(probs, y) -> dict:
-    """accuracy, nll and ece of predicted probabilities."""
+    """accuracy, nll, ece, auroc (of predictive entropy, right vs wrong) and
+    top_class_share (near 1: the model collapsed to one class) of predicted probabilities."""
     return {
         "accuracy": losses.accuracy(probs, y),
         "nll": losses.nll(probs, y),
         "ece": losses.expected_calibration_error(probs, y),
+        "auroc": entropy_auroc(probs, y),
+        "top_class_share": top_class_share(probs),
     }
 
 
@@ -301,7 +305,8 @@ class _Run:
             "mc": None,
         }
         final = dict.fromkeys(
-            ("test_accuracy", "test_loss", "test_ece", "train_accuracy", "train_loss")
+            ("test_accuracy", "test_loss", "test_ece", "test_auroc", "test_top_class_share",
+             "train_accuracy", "train_loss")
         )
         if self.status == "diverged":
             r["diverged_at_step"] = self.steps_done
@@ -311,7 +316,8 @@ class _Run:
             te = prediction_metrics(predict_proba(model, data.x_test), data.y_test)
             tr_loss, tr_acc = evaluate(model, data.x_train, data.y_train)
             final.update(test_accuracy=te["accuracy"], test_loss=te["nll"],
-                         test_ece=te["ece"], train_accuracy=tr_acc,
+                         test_ece=te["ece"], test_auroc=te["auroc"],
+                         test_top_class_share=te["top_class_share"], train_accuracy=tr_acc,
                          train_loss=tr_loss)
             if self.has_val:
                 final["val_loss"], final["val_accuracy"] = evaluate(model, data.x_val,

@@ -3,10 +3,11 @@
 import json
 
 import pytest
-from report_helpers import FIXTURES, render_text
+from report_helpers import FIXTURES, console, render_text
 
 from fastdrop.report import format as F
 from fastdrop.report.load import load_run
+from fastdrop.report.terminal import render_run
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,21 @@ def test_kernel_runs():
     assert "0.199 *" in fwd and "1.79 *" in fwd
     assert "* = the fastest implementation of that pass" in legacy
     assert "Not measured in this run: claim 1" in legacy
+
+
+def test_terminal_order_findings_first_kernels_last(full_text):
+    """Key findings and the claims at a glance before the training tables; the claims in
+    full after them (the k1 fixture: the kernel table after every training table)."""
+    marks = ("Key findings", "The article's claims at a glance", "T1  accuracy vs rate",
+             "Claims of the article, checked")
+    at = [full_text.find(m) for m in marks]
+    assert all(i >= 0 for i in at) and at == sorted(at), list(zip(marks, at, strict=True))
+    assert "Without dropout, beside the published MNIST-1D figures" in full_text
+    # the training tables of one fixture with the kernel rows of another
+    run = load_run(FIXTURES / "full")
+    run.kernel_rows = load_run(FIXTURES / "k1").kernel_rows
+    c = console()
+    render_run(run, c)
+    text = c.file.getvalue()
+    assert text.find("Claims of the article, checked") < text.find("K1  kernels")
+    assert text.find("T8  Monte Carlo dropout") < text.find("K1  kernels")
