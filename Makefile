@@ -1,12 +1,16 @@
 # fastdrop: two commands on a fresh clone, `make test` and `make bench`; each creates the
-# virtual environment (.venv) and installs fastdrop with its test, CUDA-simulator and Dask
-# extras (Dask is optional for users; installed here so CI runs its tests)
-# when that is missing or pyproject.toml changed.
+# virtual environment (.venv) and installs fastdrop with its test, CUDA-simulator, Dask and
+# PyTorch extras (Dask and PyTorch are optional for users; installed here so CI runs the
+# cluster and fastdrop.torch tests) when that is missing or pyproject.toml changed.
+# PyTorch is its CPU build, torch==2.13.0: this machine's pip finds that wheel locally; where
+# pip would fetch the (large) CUDA build, pass its CPU index, e.g.
+#   make test PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu"
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+PIP_ARGS ?=
 BENCH_ARGS ?=
 
 .PHONY: install torch test test-fast test-cudasim test-gpu bench bench-kernels bench-gpu gpu-static report lint clean
@@ -14,14 +18,15 @@ BENCH_ARGS ?=
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,cuda,dask]'
+	$(BIN)/python -m pip install -q $(PIP_ARGS) -e '.[dev,cuda,dask,torch]'
 	@touch $(STAMP)
 
 install: $(STAMP)
 
-# PyTorch is an optional peer for the benchmarks (the CPU build on this machine's disk).
+# PyTorch (the CPU build on this machine's disk): fastdrop.torch and the benchmarks' peer.
+# The install above already includes it; this target re-installs it alone.
 torch: $(STAMP)
-	$(BIN)/python -m pip install -q 'torch==2.13.0'
+	$(BIN)/python -m pip install -q $(PIP_ARGS) 'torch==2.13.0'
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

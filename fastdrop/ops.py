@@ -29,7 +29,8 @@ def dropout(
     offset = v.check_uint64("offset", offset)
     be = _backends.resolve(v.check_backend_name(backend), x, stream)
     x = be.asarray(x, "x")
-    v.check_spatial_shape(x.shape, variant, "x")
+    if variant == "spatial":
+        v.check_spatial_shape(x.shape, variant, "x")
     y, y_flat = be.output(out, x)
     plan = make_plan(x.shape, x.dtype, p, seed, offset, variant)
     mask = None
@@ -41,7 +42,8 @@ def dropout(
             be.kernels.inference(x_flat, y_flat, plan)
         else:
             be.kernels.forward(x_flat, y_flat, mask, plan)
-        be.finish(y, y_flat)
+        if out is not None:  # without out, y_flat is a view of y: nothing to copy
+            be.finish(y, y_flat)
     return y, mask
 
 
@@ -58,7 +60,8 @@ def dropout_backward(
     offset = v.check_uint64("offset", offset)
     be = _backends.resolve(v.check_backend_name(backend), dy, stream)
     dy = be.asarray(dy, "dy")
-    v.check_spatial_shape(dy.shape, variant, "dy")
+    if variant == "spatial":
+        v.check_spatial_shape(dy.shape, variant, "dy")
     plan = make_plan(dy.shape, dy.dtype, p, seed, offset, variant)
     if mask is not None:
         mask = be.mask_array(mask)
@@ -66,7 +69,8 @@ def dropout_backward(
     dx, dx_flat = be.output(out, dy)
     if plan.n:
         be.kernels.backward(be.flat(dy), dx_flat, mask, plan)
-        be.finish(dx, dx_flat)
+        if out is not None:
+            be.finish(dx, dx_flat)
     return dx
 
 

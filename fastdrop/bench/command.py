@@ -78,8 +78,8 @@ def add_arguments(p) -> None:
                    "one at a time, each record keeping its worker's machine manifest "
                    "(default: on this machine)")
     k = p.add_argument_group("kernel suite (K1)")
-    k.add_argument("--sizes", default="16,26", metavar="K,K",
-                   help="log2 of the array sizes (default 16,26)")
+    k.add_argument("--sizes", default="10,13,16,20,23,26", metavar="K,K",
+                   help="log2 of the array sizes (default 10,13,16,20,23,26: every cache level)")
     k.add_argument("--rates", default="0.1,0.5,0.9", metavar="P,P",
                    help="dropout rates (default 0.1,0.5,0.9)")
     k.add_argument("--no-torch", action="store_true",

@@ -191,7 +191,7 @@ class Run:
         spec = self.plan["suites"].get(KERNELS)
         if not spec:
             return None
-        names = {c.name for c in kernel_cases(spec)}
+        names = {n for c in kernel_cases(spec) for n in (c.name, c.ceiling_name)}
         done = kernel_names_done(self.folder) & names
         return {"file": "kernels.json", "benchmarks": len(done), "of": len(names),
                 "complete": done == names, "ok": self.kernels_ok,

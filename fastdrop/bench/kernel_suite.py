@@ -1,13 +1,19 @@
 """Kernel throughput suite on pyperf: fastdrop vs the bandwidth ceiling vs numpy vs PyTorch.
 
-Run as a pyperf script (it is one: pyperf re-runs this file as its worker processes):
+Run as a pyperf script, in one process (the ceiling is interleaved with each kernel):
 
-    python -m fastdrop.bench.kernel_suite --sizes 16,26 --rates 0.1,0.5,0.9 -o out.json
+    python -m fastdrop.bench.kernel_suite --in-process --sizes 10,13,16,20,23,26 -o out.json
 
 `fastdrop bench kernels` runs it in a subprocess, after `verify()` has checked every
 fastdrop kernel against the numpy reference at the timed sizes, and renders the result.
 Each benchmark's metadata says what it is (impl, op, elements, bytes moved, p, threads),
 so the report computes rates from the JSON alone.
+
+The ceiling is taken as STREAM takes it (docs/HARNESS.md): every call of a timed case is
+preceded by a call of the ceiling kernel on arrays of the same size (ceiling, kernel,
+ceiling, kernel, ...), each timed on its own. pyperf records the kernel's values as usual;
+the ceiling's values from the same loop are written right after as a companion benchmark
+"ceiling beside <case>", so each share compares two series taken side by side.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 SEED = 20261128
+DEFAULT_SIZES = "10,13,16,20,23,26"  # L1, L2, L3 and memory (docs/HARNESS.md)
 F32 = np.dtype(np.float32)
 
 
@@ -34,7 +41,10 @@ class Case:
     p: float | None
     make: Callable[[], Callable[[], object]]  # builds (and checks) the timed callable
     mask_bytes_per_elem: float  # mask bytes written (forward) or read (backward)
+    threads: int | None = None  # run the kernel on this many threads (the scaling case)
     _fn: Callable[[], object] | None = None
+    _ceiling: Callable[[], object] | None = None
+    ceiling_log: list = dataclasses.field(default_factory=list)  # (loops, seconds) per call
 
     @property
     def n(self) -> int:
@@ -50,9 +60,12 @@ class Case:
         """x (or dy) read + y (or dx) written + mask written/read, as DESIGN.md counts."""
         return self.n * (2 * F32.itemsize + self.mask_bytes_per_elem)
 
+    @property
+    def ceiling_name(self) -> str:
+        return f"ceiling beside {self.name}"
+
     def metadata(self, threads: int) -> dict:
-        if self.op.endswith("-1thread"):
-            threads = 1
+        threads = self.threads or threads
         return {
             "fastdrop_impl": self.impl,
             "fastdrop_op": self.op,
@@ -64,15 +77,51 @@ class Case:
         }
 
     def time(self, loops: int) -> float:
-        """pyperf's time function: set up once (outside timing), then time `loops` calls."""
+        """pyperf's time function: set up once (outside timing), then `loops` times a
+        ceiling call and a kernel call, each timed on its own. Returns the kernel's total;
+        the ceiling's goes to ceiling_log (for the companion benchmark)."""
+        import numba
+
         if self._fn is None:
             self._fn = self.make()
+            # the ceiling runs over the kernel's own x and y: at the cache-resident sizes
+            # both calls find the same lines in cache, and neither evicts the other's data
+            self._ceiling = _ceiling_over(self._fn.x, self._fn.y)
             self._fn()  # warm: JIT cache load, first-touch page faults
-        fn = self._fn
-        t0 = time.perf_counter()
+            self._ceiling()
+        fn, ceiling, clock = self._fn, self._ceiling, time.perf_counter
+        all_threads = numba.get_num_threads()
+        kernel_s = ceiling_s = 0.0
         for _ in range(loops):
+            t0 = clock()
+            ceiling()
+            t1 = clock()
+            if self.threads:
+                numba.set_num_threads(self.threads)  # outside both timed calls
+            t2 = clock()
             fn()
-        return time.perf_counter() - t0
+            t3 = clock()
+            if self.threads:
+                numba.set_num_threads(all_threads)
+            ceiling_s += t1 - t0
+            kernel_s += t3 - t2
+        self.ceiling_log.append((loops, ceiling_s))
+        return kernel_s
+
+    def companion(self, nvalues: int, threads: int):
+        """The ceiling's values of the last `nvalues` calls (pyperf's values; calibration
+        and warm-up calls come first) as a pyperf benchmark, or None when there are none."""
+        import pyperf
+
+        log = self.ceiling_log[-nvalues:] if nvalues else []
+        if not log:
+            return None
+        md = {**self.metadata(threads), "fastdrop_impl": "ceiling", "fastdrop_op": "scale",
+              "fastdrop_bytes": int(self.n * 2 * F32.itemsize), "fastdrop_threads": threads,
+              "fastdrop_beside": self.name, "name": self.ceiling_name, "unit": "second",
+              "loops": log[-1][0]}
+        run = pyperf.Run([s / loops for loops, s in log], metadata=md, collect_metadata=False)
+        return pyperf.Benchmark([run])
 
 
 def _data(n: int, salt: int = 0) -> np.ndarray:
@@ -82,33 +131,59 @@ def _data(n: int, salt: int = 0) -> np.ndarray:
 # --- case builders: each returns a zero-argument callable with its arrays bound ----------
 
 
-def _make_ceiling(n):
-    def make():
-        from .ceiling import check, stream_scale
+def _bind(fn, x, y):
+    """The timed callable, with the arrays it reads (x) and writes (y) for its ceiling."""
+    fn.x, fn.y = x, y
+    return fn
 
+
+def _ceiling_over(x, y):
+    """The ceiling kernel (STREAM scale y = a*x) over x and y, checked."""
+    from .ceiling import check, scale_kernel
+
+    a, kernel = np.float32(2.0), scale_kernel(x.size)
+    check(x, y, a)
+    return lambda: kernel(x, y, a)
+
+
+def _make_copy(n):
+    def make():
         x, y = _data(n), np.empty(n, np.float32)
-        a = np.float32(2.0)
-        check(x, y, a)
-        return lambda: stream_scale(x, y, a)
+        np.copyto(y, x)
+        if not np.array_equal(x, y):
+            raise AssertionError("np.copyto did not copy")
+        return _bind(lambda: np.copyto(y, x), x, y)
 
     return make
 
 
-def _make_fastdrop(n, p, op, threads=None):
+def _make_fastdrop(n, p, op):
     def make():
-        import numba
-
         import fastdrop as fd
 
-        if threads is not None:
-            numba.set_num_threads(threads)  # the thread-scaling case
         x, y = _data(n), np.empty(n, np.float32)
         _, mask = fd.dropout(x, p, seed=SEED, backend="cpu")
         if op.startswith("forward"):
-            return lambda: fd.dropout(x, p, seed=SEED, backend="cpu", out=y)
-        if op == "backward-mask":
-            return lambda: fd.dropout_backward(x, p, mask=mask, backend="cpu", out=y)
-        return lambda: fd.dropout_backward(x, p, seed=SEED, backend="cpu", out=y)
+            fn = lambda: fd.dropout(x, p, seed=SEED, backend="cpu", out=y)  # noqa: E731
+        elif op == "backward-mask":
+            fn = lambda: fd.dropout_backward(x, p, mask=mask, backend="cpu", out=y)  # noqa: E731
+        else:
+            fn = lambda: fd.dropout_backward(x, p, seed=SEED, backend="cpu", out=y)  # noqa: E731
+        return _bind(fn, x, y)
+
+    return make
+
+
+def _make_bare(n, p):
+    """The forward kernel alone: no validation, no plan, no allocation (what the API adds
+    per call is the difference to `fastdrop forward`)."""
+    def make():
+        from fastdrop.kernels import cpu
+        from fastdrop.kernels.plan import make_plan
+
+        x, y, mask = _data(n), np.empty(n, np.float32), np.empty((n + 7) // 8, np.uint8)
+        plan = make_plan(x.shape, x.dtype, p, SEED, 0, "inverted")
+        return _bind(lambda: cpu.forward(x, y, mask, plan), x, y)
 
     return make
 
@@ -122,8 +197,8 @@ def _make_numpy(n, p, op):
         keep = peer.forward(x, y)
         check_dropout_semantics("numpy naive", x[: 1 << 16], y[: 1 << 16], p, keep[: 1 << 16])
         if op == "forward":
-            return lambda: peer.forward(x, y)
-        return lambda: peer.backward(x, keep, y)
+            return _bind(lambda: peer.forward(x, y), x, y)
+        return _bind(lambda: peer.backward(x, keep, y), x, y)
 
     return make
 
@@ -134,25 +209,29 @@ def _make_torch(n, p, op, threads):
 
         torch = torch_or_none()
         torch.set_num_threads(threads)
-        x = torch.from_numpy(_data(n))
+        xn = _data(n)
+        x = torch.from_numpy(xn)
         y, keep = torch.native_dropout(x, p, True)
         check_dropout_semantics("torch native_dropout", x[: 1 << 16].numpy(),
                                 y[: 1 << 16].numpy(), p, keep[: 1 << 16].numpy())
         f = torch.nn.functional.dropout
         check_dropout_semantics("torch F.dropout", x[: 1 << 16].numpy(),
                                 f(x[: 1 << 16], p, True).numpy(), p)
-        if op == "F.dropout":
-            return lambda: f(x, p, True)
-        if op == "native_dropout":
-            return lambda: torch.native_dropout(x, p, True)
         scale = 1.0 / (1.0 - p)
-        return lambda: torch.ops.aten.native_dropout_backward(x, keep, scale)
+        if op == "F.dropout":
+            fn = lambda: f(x, p, True)  # noqa: E731
+        elif op == "native_dropout":
+            fn = lambda: torch.native_dropout(x, p, True)  # noqa: E731
+        else:
+            fn = lambda: torch.ops.aten.native_dropout_backward(x, keep, scale)  # noqa: E731
+        return _bind(fn, xn, np.empty(n, np.float32))  # torch allocates its outputs
 
     return make
 
 
 FASTDROP_OPS = ("forward", "backward-mask", "backward-regen")
-SCALING_P = 0.5  # the rate of the one-thread forward case (thread scaling)
+SCALING_P = 0.5  # the rate of the one-thread forward case (thread scaling) and the bare kernel
+PER_CALL_BELOW = 1 << 17  # sizes where per-call time matters: the bare kernel is timed too
 
 
 def build_cases(log2_sizes, rates, threads: int, with_torch: bool) -> list[Case]:
@@ -160,7 +239,7 @@ def build_cases(log2_sizes, rates, threads: int, with_torch: bool) -> list[Case]
     cases = []
     for k in log2_sizes:
         n = 1 << k
-        cases.append(Case("ceiling", "scale", k, None, _make_ceiling(n), 0.0))
+        cases.append(Case("copy", "np.copyto", k, None, _make_copy(n), 0.0))
         for p in rates:
             for op in FASTDROP_OPS:
                 mask = 0.0 if op == "backward-regen" else 1 / 8
@@ -171,10 +250,12 @@ def build_cases(log2_sizes, rates, threads: int, with_torch: bool) -> list[Case]
                 for op, mask in (("F.dropout", 0.0), ("native_dropout", 1.0),
                                  ("native_dropout_backward", 1.0)):
                     cases.append(Case("torch", op, k, p, _make_torch(n, p, op, threads), mask))
+        if n < PER_CALL_BELOW:
+            cases.append(Case("fastdrop", "forward-kernel", k, SCALING_P,
+                              _make_bare(n, SCALING_P), 1 / 8))
         if threads > 1:
-            one = Case("fastdrop", "forward-1thread", k, SCALING_P,
-                       _make_fastdrop(n, SCALING_P, "forward", threads=1), 1 / 8)
-            cases.append(one)
+            cases.append(Case("fastdrop", "forward-1thread", k, SCALING_P,
+                              _make_fastdrop(n, SCALING_P, "forward"), 1 / 8, threads=1))
     return cases
 
 
@@ -212,7 +293,7 @@ def main() -> None:
 
     from .peers import torch_or_none
 
-    def forward_args(cmd, args):
+    def forward_args(cmd, args):  # pyperf's worker processes (unused: K1 is in-process)
         cmd.extend(["--sizes", args.sizes, "--rates", args.rates])
         if args.no_torch:
             cmd.append("--no-torch")
@@ -222,8 +303,8 @@ def main() -> None:
     # workers run this module with -m, so its package-relative imports work there too
     runner = pyperf.Runner(add_cmdline_args=forward_args,
                            program_args=("-m", "fastdrop.bench.kernel_suite"))
-    runner.argparser.add_argument("--sizes", default="16,26",
-                                  help="log2 of the array sizes (default 16,26)")
+    runner.argparser.add_argument("--sizes", default=DEFAULT_SIZES,
+                                  help=f"log2 of the array sizes (default {DEFAULT_SIZES})")
     runner.argparser.add_argument("--rates", default="0.1,0.5,0.9", help="dropout rates")
     runner.argparser.add_argument("--no-torch", action="store_true",
                                   help="leave PyTorch out even when it is installed")
@@ -231,6 +312,10 @@ def main() -> None:
                                   help="a JSON list of benchmark names not to run (those a "
                                   "resumed run has already); the same file for every worker")
     args = runner.parse_args()
+    # K1 always runs in this one process: each kernel's ceiling is timed in the same loop
+    # and written beside it, which pyperf's worker processes could not hand back
+    args.in_process = True
+    out = args.append or args.output
     skip = set(json.loads(Path(args.skip).read_text())) if args.skip else set()
     threads = numba.get_num_threads()
     with_torch = not args.no_torch and torch_or_none() is not None
@@ -238,12 +323,20 @@ def main() -> None:
     runner.metadata["fastdrop_torch"] = "yes" if with_torch else "not installed"
     for case in build_cases(parse_list(args.sizes, int), parse_list(args.rates), threads,
                             with_torch):
-        if case.name in skip:
-            continue  # workers skip the same names: pyperf selects a case by its position
-        runner.bench_time_func(case.name, case.time, metadata=case.metadata(threads))
-        # with --in-process every case runs in this process, one after the other: free its
-        # arrays, and undo the one-thread case's thread count
-        case._fn = None
+        if case.name in skip and case.ceiling_name in skip:
+            continue  # done in the run this one resumes (a case without its ceiling reruns)
+        bench = runner.bench_time_func(case.name, case.time, metadata=case.metadata(threads))
+        companion = case.companion(bench.get_nvalue() if bench else 0, threads)
+        if companion is not None:
+            # pyperf's own result line (the harness counts these for its progress), + best
+            values, fmt = companion.get_values(), companion.format_value
+            spread = companion.stdev() if len(values) > 1 else 0.0
+            print(f"{case.ceiling_name}: Mean +- std dev: {fmt(companion.mean())} +- "
+                  f"{fmt(spread)}; best {fmt(min(values))}", flush=True)
+            if out:
+                pyperf.add_runs(out, companion)
+        # every case runs in this process, one after the other: free its arrays
+        case._fn = case._ceiling = None
         numba.set_num_threads(threads)
 
 

@@ -48,6 +48,14 @@ class Profile:
     cost_args: dict = dataclasses.field(default_factory=dict)
 
 
+# K1 runs in one process (the ceiling is interleaved with each kernel, call by call) and
+# takes the best of many values, as STREAM does: one warm-up, then 15 (quick) or 25 (full)
+# values of at least 20 / 50 ms each (docs/HARNESS.md).
+K1_QUICK = ("--in-process", "--processes", "1", "--values", "15", "--warmups", "1",
+            "--min-time", "0.02")
+K1_FULL = ("--in-process", "--processes", "1", "--values", "25", "--warmups", "2",
+           "--min-time", "0.05")
+
 PROFILES = {
     # every table in minutes: 3 seeds, runs cut to half. Too few seeds to decide most
     # claims (a 95% CI of about +-3.6 pp on an MLP difference): a smoke test of the
@@ -55,8 +63,7 @@ PROFILES = {
     # (--in-process: calibration, 1 warm-up and 3 values there), not in two fresh
     # worker processes per benchmark, whose start-up cost more than the timing itself.
     "quick": Profile("quick", seeds=3, steps=3000, eval_every=100,
-                     kernel_args=("--in-process", "--processes", "1", "--values", "3",
-                                  "--warmups", "1", "--min-time", "0.05"),
+                     kernel_args=K1_QUICK,
                      timing_args=("--in-process", "--processes", "1", "--values", "3",
                                   "--warmups", "1", "--min-time", "0.1"),
                      cost_args={"max_s": 20.0}),
@@ -64,7 +71,7 @@ PROFILES = {
     # difference), the MNIST-1D reference's 6000 steps; 2 h on 2 cores (docs/HARNESS.md
     # gives the estimate and how it was made)
     "full": Profile("full", seeds=10, steps=6000, eval_every=100,
-                    kernel_args=("--processes", "6", "--values", "3"),
+                    kernel_args=K1_FULL,
                     timing_args=("--processes", "6", "--values", "3", "--min-time", "0.2"),
                     cost_args={"max_s": 120.0}),
 }

@@ -1,5 +1,5 @@
-"""Small Numba helpers the CPU kernels need: the Philox round in vector-friendly form, and a
-cache prefetch hint."""
+"""Small Numba helpers the CPU kernels need: the Philox round in vector-friendly form, a
+cache prefetch hint, and two 8-element vector steps (mask byte, select)."""
 
 from __future__ import annotations
 
@@ -61,3 +61,100 @@ def prefetch(typingctx, arr, idx, for_write):
         return context.get_dummy_value()
 
     return types.void(arr, idx, for_write), codegen
+
+
+# --- eight elements at a time, as explicit vectors -----------------------------------------
+# LLVM vectorises the plain element loops, but it cannot see that 8 compare results are
+# one mask byte: packing them went through a 64-bit multiply per byte, which AVX2 emulates
+# with three vpmuludq. Written as <8 x i1> <-> i8 bitcasts, the byte is one vmovmskps
+# (AVX2) or kmovb (AVX-512), and when the same byte selects the elements right after,
+# LLVM folds the two bitcasts away (NOTES.md).
+
+SCALE, COPY, AFFINE = 0, 1, 2  # what a kept element becomes: x*a, x, a*x + b
+
+
+def _splat(builder, value, count):
+    """`value` in every lane of a <count x type> vector."""
+    vty = ir.VectorType(value.type, count)
+    i32 = ir.IntType(32)
+    v = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(i32, 0))
+    return builder.shuffle_vector(v, ir.Constant(vty, ir.Undefined),
+                                  ir.Constant(ir.VectorType(i32, count), [0] * count))
+
+
+def _vec_ptr(context, builder, aryty, ary, idx, count):
+    data = context.make_array(aryty)(context, builder, ary).data
+    ptr = builder.gep(data, [idx])
+    return builder.bitcast(ptr, ir.VectorType(data.type.pointee, count).as_pointer())
+
+
+@intrinsic
+def keep_byte(typingctx, u16, e, t):
+    """Mask byte of u16[e:e+8] >= t (bit j for element e + j); t an int32 in 0..65536."""
+    if not (isinstance(u16, types.Array) and u16.dtype == types.uint16):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        ptr = _vec_ptr(context, builder, sig.args[0], args[0], args[1], 8)
+        words = builder.zext(builder.load(ptr, align=2), ir.VectorType(i32, 8))
+        tt = context.cast(builder, args[2], sig.args[2], types.int32)
+        keep = builder.icmp_unsigned(">=", words, _splat(builder, tt, 8))
+        return builder.bitcast(keep, ir.IntType(8))
+
+    return types.uint8(u16, e, t), codegen
+
+
+@intrinsic
+def select8(typingctx, xs, ys, e, byte, a, b, other, mode):
+    """ys[e+j] = kept(xs[e+j]) if bit j of byte else other, j < 8; kept by the literal mode:
+    SCALE x*a, COPY x, AFFINE a*x + b (two roundings, as numpy: no FMA contraction)."""
+    if not (isinstance(xs, types.Array) and isinstance(mode, types.IntegerLiteral)):
+        return None
+    kind = int(mode.literal_value)
+    dt = xs.dtype
+
+    def codegen(context, builder, sig, args):
+        src = _vec_ptr(context, builder, sig.args[0], args[0], args[2], 8)
+        dst = _vec_ptr(context, builder, sig.args[1], args[1], args[2], 8)
+        bits8 = context.cast(builder, args[3], sig.args[3], types.uint8)
+        keep = builder.bitcast(bits8, ir.VectorType(ir.IntType(1), 8))
+        align = context.get_abi_sizeof(context.get_data_type(dt))
+        v = builder.load(src, align=align)
+
+        def vec(i):
+            return _splat(builder, context.cast(builder, args[i], sig.args[i], dt), 8)
+
+        if kind == SCALE:
+            v = builder.fmul(v, vec(4))
+        elif kind == AFFINE:
+            v = builder.fadd(builder.fmul(vec(4), v), vec(5))
+        builder.store(builder.select(keep, v, vec(6)), dst, align=align)
+        return context.get_dummy_value()
+
+    return types.void(xs, ys, e, byte, a, b, other, mode), codegen
+
+
+@intrinsic
+def prefer_512(typingctx):
+    """On an AVX-512 target, let LLVM vectorise the enclosing function with 512-bit vectors.
+
+    LLVM's x86 targets with AVX-512 default to 256-bit vectors for auto-vectorised loops
+    ("prefer-256-bit": wide vectors can lower the clock on some parts). The Philox loop is
+    integer work that gains: with zmm, 8 counters per multiply and `vpternlogq` for the
+    xors (NOTES.md: 1.98 -> 3.0 Gelem/s for the Philox stage, one thread). The attribute is
+    per function, so it touches only the kernel that calls this, never the user's other
+    Numba code; on other targets this emits nothing. No instructions are generated.
+    """
+
+    def codegen(context, builder, sig, args):
+        features = getattr(context.codegen(), "_tm_features", "") or ""
+        if "+avx512f" in features.split(","):
+            attrs = builder.function.attributes
+            # llvmlite's AttributeSet only knows enum attributes; these are string
+            # attributes, printed as given into the function's attribute group
+            set.add(attrs, '"prefer-vector-width"="512"')
+            set.add(attrs, '"min-legal-vector-width"="512"')
+        return context.get_dummy_value()
+
+    return types.void(), codegen

@@ -3,15 +3,16 @@
 Layout of the work (NOTES.md has the measurements behind each choice):
 
 - The flat array is cut into chunks of CH mask bytes (CH * 8 elements). Each parallel
-  block owns a contiguous run of chunks and one small scratch area (L1-resident), taken
-  from a cache allocated once per thread count: no allocation per call beyond the outputs.
+  block owns a contiguous run of chunks and one small scratch area (the chunk's Philox
+  words, L1-resident), allocated once per block count: no allocation beyond the outputs.
 - Per chunk, stage 1 runs Philox for CH consecutive counters in a loop over independent
   lanes, which LLVM vectorises (vpmuludq), and stores each call's four words as two
   little-endian uint64 (r0 | r1 << 32, r2 | r3 << 32). Viewed as uint16, that scratch is
   exactly the 16-bit uniform of each element in element order.
-- Stage 2 is then a plain contiguous loop over the chunk's elements: compare, select,
-  write y and a 0/1 keep byte; both vectorise. Stage 3 packs 8 keep bytes into a mask
-  byte with one multiply ((v * 0x0102040810204080) >> 56 gathers the low bit of each byte).
+- Stage 2 takes 8 elements at a time as explicit vectors (_numba_ext.keep_byte and
+  select8): 8 uniforms compared with t give the mask byte (one movemask) and, from the
+  same compare, the 8 outputs (multiply, select, store). The backward from a stored mask
+  is stage 2 alone, each mask byte selecting its 8 elements.
   While stage 1 computes, the next chunk's x is prefetched, so its loads overlap Philox.
 
 Dropped elements are selected, never multiplied, so NaN/Inf never leak from them. The
@@ -29,7 +30,18 @@ import numpy as np
 from numba import njit, prange
 
 from .. import spec
-from ._numba_ext import M32, U64, philox_lazy, prefetch
+from ._numba_ext import (
+    AFFINE,
+    COPY,
+    M32,
+    SCALE,
+    U64,
+    keep_byte,
+    philox_lazy,
+    prefer_512,
+    prefetch,
+    select8,
+)
 
 if sys.byteorder != "little":  # the uint16 view of the Philox words assumes it
     raise ImportError("fastdrop's cpu kernels need a little-endian machine; use backend='numpy'")
@@ -39,16 +51,9 @@ CH = 64  # Philox calls (= mask bytes) per chunk
 CHE = CH * spec.ELEMENTS_PER_CALL  # elements per chunk
 BLOCKS_PER_THREAD = 4  # parallel blocks per thread: some slack for uneven progress
 _S32 = U64(32)
-_S56 = U64(56)
-_GATHER = U64(0x0102040810204080)  # 8 bytes of 0/1 -> 8 bits in the top byte
-_SPREAD = U64(0x0101010101010101)  # a byte copied into all 8 bytes
-_BITSEL = U64(0x8040201008040201)  # byte j keeps bit j
-
-# element stage modes: what a kept element becomes
-SCALE, COPY, AFFINE = 0, 1, 2
 
 
-# --- chunk stages (inlined into the parallel kernels) ---------------------------------------
+# --- chunk stages (inlined into the kernels) --------------------------------------------
 
 
 @njit(inline="always")
@@ -71,66 +76,81 @@ def _words(w64, cb, k0, k1, o0, o1):
 
 
 @njit(inline="always")
-def _apply_u16(xs, ys, u16, kb8, cnt, t, mode, s, b, drop, zero):
-    """ys = select(u16 >= t, kept(xs), dropped) over cnt elements; kb8 gets the 0/1 keeps."""
+def _fused(x, y, u16, mask, store_mask, cb, nb, eb, t, mode, a, b, other):
+    """Mask bytes cb .. cb+nb-1 from the chunk's uniforms (one compare and movemask each),
+    and each byte's 8 elements selected right away from the same compare."""
     if mode == SCALE:
-        for e in range(cnt):
-            keep = np.int32(u16[e]) >= t
-            kb8[e] = keep
-            v = xs[e] * s
-            ys[e] = v if keep else zero
+        for k in range(nb):
+            byte = keep_byte(u16, 8 * k, t)
+            if store_mask:
+                mask[cb + k] = byte
+            select8(x, y, eb + 8 * k, byte, a, b, other, SCALE)
     elif mode == COPY:
-        for e in range(cnt):
-            keep = np.int32(u16[e]) >= t
-            kb8[e] = keep
-            v = xs[e]
-            ys[e] = v if keep else zero
+        for k in range(nb):
+            byte = keep_byte(u16, 8 * k, t)
+            if store_mask:
+                mask[cb + k] = byte
+            select8(x, y, eb + 8 * k, byte, a, b, other, COPY)
     else:
-        for e in range(cnt):
-            keep = np.int32(u16[e]) >= t
-            kb8[e] = keep
-            v = s * xs[e] + b
-            ys[e] = v if keep else drop
+        for k in range(nb):
+            byte = keep_byte(u16, 8 * k, t)
+            if store_mask:
+                mask[cb + k] = byte
+            select8(x, y, eb + 8 * k, byte, a, b, other, AFFINE)
 
 
 @njit(inline="always")
-def _apply_kb(xs, ys, kb8, cnt, mode, s, zero):
-    """ys = select(kb8 != 0, kept(xs), 0): the backward from a stored mask."""
+def _select_bytes(x, y, mask, cb, nb, eb, mode, a, b, other):
+    """Elements eb .. eb + 8*nb - 1 from stored mask bytes cb .. cb+nb-1."""
     if mode == SCALE:
-        for e in range(cnt):
-            v = xs[e] * s
-            ys[e] = v if kb8[e] != 0 else zero
+        for k in range(nb):
+            select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, SCALE)
+    elif mode == COPY:
+        for k in range(nb):
+            select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, COPY)
     else:
-        for e in range(cnt):
-            v = xs[e]
-            ys[e] = v if kb8[e] != 0 else zero
+        for k in range(nb):
+            select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, AFFINE)
 
 
 @njit(inline="always")
-def _pack(kb64, mask, cb, nb):
+def _select_tail(x, y, byte, e0, n, mode, a, b, other):
+    """The last n - e0 (< 8) elements, one at a time, from their mask byte."""
+    for e in range(e0, n):
+        v = x[e]
+        if mode == SCALE:
+            v = v * a
+        elif mode == AFFINE:
+            v = a * v + b
+        y[e] = v if (byte >> (e - e0)) & 1 else other
+
+
+@njit(inline="always")
+def _chunk_bytes(u16, mask, cb, nb, t):
+    """Mask bytes cb .. cb+nb-1 from the chunk's uniforms: one compare and movemask each."""
     for k in range(nb):
-        mask[cb + k] = np.uint8((kb64[k] * _GATHER) >> _S56)
+        mask[cb + k] = keep_byte(u16, 8 * k, t)
 
 
-# --- parallel kernels -----------------------------------------------------------------------
+# --- kernel bodies: called directly they are the serial kernels; inlined into the -------
+# --- parallel entry points below, their prange runs on all threads ----------------------
 
 
-@njit(inline="always")
-def _masked_body(x, y, mask, store_mask, mode, t, s, b, drop, zero, key0, key1, off0, off1,
-                 w64s, kbs):
-    """Forward of inverted/standard/alpha (mask stored), or backward regenerating it."""
+@njit(inline="always", cache=True)
+def _masked_body(x, y, mask, store_mask, mode, t, a, b, other, key0, key1, off0, off1, w64s):
+    """Forward of inverted/standard/alpha (the packed mask into `mask`), or the backward
+    regenerating the mask (store_mask False: `mask` is not touched)."""
     k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
     n = x.size
-    nbytes = (n + 7) // 8
+    nfull = n // 8  # mask bytes whose 8 elements all exist
     nchunks = (n + CHE - 1) // CHE
     nblk = min(w64s.shape[0], nchunks)
     t32 = np.int32(t)
     line = 64 // x.itemsize  # elements per cache line
     for blk in prange(nblk):
+        prefer_512()  # zmm for the Philox loop where AVX-512 exists (in the parfor's function)
         w64 = w64s[blk]
         u16 = w64.view(np.uint16)
-        kb64 = kbs[blk]
-        kb8 = kb64.view(np.uint8)
         for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
             cb = ch * CH
             eb = cb * 8
@@ -140,66 +160,53 @@ def _masked_body(x, y, mask, store_mask, mode, t, s, b, drop, zero, key0, key1, 
                 for q in range(eb + CHE, eb + 2 * CHE, line):
                     prefetch(x, q, 0)
             _words(w64, cb, k0, k1, o0, o1)
-            if eb + CHE <= n:
-                _apply_u16(x[eb:eb + CHE], y[eb:eb + CHE], u16, kb8, CHE, t32, mode, s, b,
-                           drop, zero)
+            nb = min(CH, nfull - cb)
+            _fused(x, y, u16, mask, store_mask, cb, nb, eb, t32, mode, a, b, other)
+            if nb < CH and eb + 8 * nb < n:  # the last, partial mask byte
+                rest = n - (eb + 8 * nb)
+                byte = keep_byte(u16, 8 * nb, t32) & ((1 << rest) - 1)
                 if store_mask:
-                    _pack(kb64, mask, cb, CH)
-            else:  # the last, partial chunk
-                cnt = n - eb
-                _apply_u16(x[eb:n], y[eb:n], u16, kb8, cnt, t32, mode, s, b, drop, zero)
-                for e in range(cnt, CHE):
-                    kb8[e] = 0  # unused high bits of the last mask byte are 0
-                if store_mask:
-                    _pack(kb64, mask, cb, nbytes - cb)
+                    mask[cb + nb] = byte  # unused high bits of the last byte are 0
+                _select_tail(x, y, byte, eb + 8 * nb, n, mode, a, b, other)
 
 
-@njit(inline="always")
-def _from_mask_body(dy, dx, mask, mode, s, zero, kbs):
-    """Backward from a stored packed mask: expand each byte to 8 keep bytes, then select."""
+@njit(inline="always", cache=True)
+def _from_mask_body(dy, dx, mask, mode, a, other):
+    """Backward from a stored packed mask: each byte selects its 8 elements directly."""
     n = dy.size
-    nbytes = (n + 7) // 8
+    nfull = n // 8
     nchunks = (n + CHE - 1) // CHE
-    nblk = min(kbs.shape[0], nchunks)
-    for blk in prange(nblk):
-        kb64 = kbs[blk]
-        kb8 = kb64.view(np.uint8)
-        for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
-            cb = ch * CH
-            eb = cb * 8
-            if eb + CHE <= n:
-                for k in range(CH):
-                    kb64[k] = (U64(mask[cb + k]) * _SPREAD) & _BITSEL
-                _apply_kb(dy[eb:eb + CHE], dx[eb:eb + CHE], kb8, CHE, mode, s, zero)
-            else:
-                for k in range(nbytes - cb):
-                    kb64[k] = (U64(mask[cb + k]) * _SPREAD) & _BITSEL
-                _apply_kb(dy[eb:n], dx[eb:n], kb8, n - eb, mode, s, zero)
+    for ch in prange(nchunks):
+        cb = ch * CH
+        nb = min(CH, nfull - cb)
+        _select_bytes(dy, dx, mask, cb, nb, cb * 8, mode, a, a, other)
+        if nb < CH and 8 * (cb + nb) < n:
+            _select_tail(dy, dx, mask[cb + nb], 8 * (cb + nb), n, mode, a, a, other)
 
 
-@njit(inline="always")
-def _mask_only_body(mask, nbits, t, key0, key1, off0, off1, w64s, kbs):
+@njit(inline="always", cache=True)
+def _mask_only_body(mask, nbits, t, key0, key1, off0, off1, w64s):
     """Packed keep mask of nbits entries (the spatial variant's per-channel mask)."""
     k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
-    nbytes = (nbits + 7) // 8
+    nfull = nbits // 8
     nchunks = (nbits + CHE - 1) // CHE
     nblk = min(w64s.shape[0], nchunks)
     t32 = np.int32(t)
     for blk in prange(nblk):
+        prefer_512()
         w64 = w64s[blk]
         u16 = w64.view(np.uint16)
-        kb64 = kbs[blk]
-        kb8 = kb64.view(np.uint8)
         for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
             cb = ch * CH
-            cnt = min(CHE, nbits - cb * 8)
             _words(w64, cb, k0, k1, o0, o1)
-            for e in range(CHE):
-                kb8[e] = np.int32(u16[e]) >= t32 and e < cnt
-            _pack(kb64, mask, cb, min(CH, nbytes - cb))
+            nb = min(CH, nfull - cb)
+            _chunk_bytes(u16, mask, cb, nb, t32)
+            if nb < CH and 8 * (cb + nb) < nbits:
+                rest = nbits - 8 * (cb + nb)
+                mask[cb + nb] = keep_byte(u16, 8 * nb, t32) & ((1 << rest) - 1)
 
 
-@njit(inline="always")
+@njit(inline="always", cache=True)
 def _channels_body(x, y, mask, length, s, zero):
     """Spatial: y = x*s over each kept channel of `length` elements, 0 over dropped ones."""
     nch = x.size // length
@@ -215,7 +222,7 @@ def _channels_body(x, y, mask, length, s, zero):
                 ys[i] = zero
 
 
-@njit(inline="always")
+@njit(inline="always", cache=True)
 def _gaussian_body(x, y, sigma, key0, key1, off0, off1):
     """y = x * (1 + sigma*z), z by Box-Muller on Philox call i // 4 (float64 math)."""
     k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
@@ -241,64 +248,46 @@ def _gaussian_body(x, y, sigma, key0, key1, off0, off1):
                     y[i] = xi * y[i]
 
 
-@njit(inline="always")
+@njit(inline="always", cache=True)
 def _copy_body(x, y):
     for i in prange(x.size):
         y[i] = x[i]
 
 
-@njit(inline="always")
+@njit(inline="always", cache=True)
 def _scale_body(x, y, s):
     for i in prange(x.size):
         y[i] = x[i] * s
 
 
-# --- entry points: each body compiled parallel (all threads) and serial -------------------
+# --- parallel entry points ------------------------------------------------------------------
 # A parallel region wakes every thread; on a busy machine a woken thread can wait a whole
 # scheduler slice (~4-8 ms measured here with the other core loaded, NOTES.md) for work
-# of microseconds. Arrays under SERIAL_BELOW elements therefore run on the calling thread.
-# (prange in an inlined body becomes a parfor only in the parallel entry point.)
+# of microseconds. Arrays under SERIAL_BELOW elements therefore run on the calling thread:
+# the body itself, compiled as a plain function (prange is range there). The wrappers
+# cannot be generated by a factory: a closure's cache key pickles its free variables
+# differently in every process, so `cache=True` would never hit (tried, NOTES.md).
 
 SERIAL_BELOW = 1 << 16
 
 
 @njit(parallel=True, cache=True)
-def _masked_par(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w64s, kbs):
-    _masked_body(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w64s, kbs)
-
-
-@njit(cache=True)
-def _masked_ser(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w64s, kbs):
-    _masked_body(x, y, mask, store_mask, mode, t, s, b, drop, zero, k0, k1, o0, o1, w64s, kbs)
+def _masked_par(x, y, mask, store_mask, mode, t, a, b, other, k0, k1, o0, o1, w64s):
+    _masked_body(x, y, mask, store_mask, mode, t, a, b, other, k0, k1, o0, o1, w64s)
 
 
 @njit(parallel=True, cache=True)
-def _from_mask_par(dy, dx, mask, mode, s, zero, kbs):
-    _from_mask_body(dy, dx, mask, mode, s, zero, kbs)
-
-
-@njit(cache=True)
-def _from_mask_ser(dy, dx, mask, mode, s, zero, kbs):
-    _from_mask_body(dy, dx, mask, mode, s, zero, kbs)
+def _from_mask_par(dy, dx, mask, mode, a, other):
+    _from_mask_body(dy, dx, mask, mode, a, other)
 
 
 @njit(parallel=True, cache=True)
-def _mask_only_par(mask, nbits, t, k0, k1, o0, o1, w64s, kbs):
-    _mask_only_body(mask, nbits, t, k0, k1, o0, o1, w64s, kbs)
-
-
-@njit(cache=True)
-def _mask_only_ser(mask, nbits, t, k0, k1, o0, o1, w64s, kbs):
-    _mask_only_body(mask, nbits, t, k0, k1, o0, o1, w64s, kbs)
+def _mask_only_par(mask, nbits, t, k0, k1, o0, o1, w64s):
+    _mask_only_body(mask, nbits, t, k0, k1, o0, o1, w64s)
 
 
 @njit(parallel=True, cache=True)
 def _channels_par(x, y, mask, length, s, zero):
-    _channels_body(x, y, mask, length, s, zero)
-
-
-@njit(cache=True)
-def _channels_ser(x, y, mask, length, s, zero):
     _channels_body(x, y, mask, length, s, zero)
 
 
@@ -307,18 +296,8 @@ def _gaussian_par(x, y, sigma, k0, k1, o0, o1):
     _gaussian_body(x, y, sigma, k0, k1, o0, o1)
 
 
-@njit(cache=True)
-def _gaussian_ser(x, y, sigma, k0, k1, o0, o1):
-    _gaussian_body(x, y, sigma, k0, k1, o0, o1)
-
-
 @njit(parallel=True, cache=True)
 def _copy_par(x, y):
-    _copy_body(x, y)
-
-
-@njit(cache=True)
-def _copy_ser(x, y):
     _copy_body(x, y)
 
 
@@ -327,19 +306,14 @@ def _scale_par(x, y, s):
     _scale_body(x, y, s)
 
 
-@njit(cache=True)
-def _scale_ser(x, y, s):
-    _scale_body(x, y, s)
-
-
 _ENTRY = {
-    "masked": (_masked_par, _masked_ser),
-    "from_mask": (_from_mask_par, _from_mask_ser),
-    "mask_only": (_mask_only_par, _mask_only_ser),
-    "channels": (_channels_par, _channels_ser),
-    "gaussian": (_gaussian_par, _gaussian_ser),
-    "copy": (_copy_par, _copy_ser),
-    "scale": (_scale_par, _scale_ser),
+    "masked": (_masked_par, _masked_body),
+    "from_mask": (_from_mask_par, _from_mask_body),
+    "mask_only": (_mask_only_par, _mask_only_body),
+    "channels": (_channels_par, _channels_body),
+    "gaussian": (_gaussian_par, _gaussian_body),
+    "copy": (_copy_par, _copy_body),
+    "scale": (_scale_par, _scale_body),
 }
 
 
@@ -351,23 +325,17 @@ def _kernel(name: str, n: int):
 
 # --- scratch ---------------------------------------------------------------------------
 
-_SCRATCH: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_SCRATCH: dict[int, np.ndarray] = {}
 
 
-def _blocks(blocks: int) -> tuple[np.ndarray, np.ndarray]:
-    pair = _SCRATCH.get(blocks)
-    if pair is None:
-        pair = (np.zeros((blocks, 2 * CH), np.uint64), np.zeros((blocks, CH), np.uint64))
-        _SCRATCH[blocks] = pair
-    return pair
-
-
-def _scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Scratch (Philox words, keep bytes) for a kernel over n entries, allocated once: one
-    block for the serial path, BLOCKS_PER_THREAD per thread for the parallel one."""
-    if n < SERIAL_BELOW:
-        return _blocks(1)
-    return _blocks(BLOCKS_PER_THREAD * numba.get_num_threads())
+def _scratch(n: int) -> np.ndarray:
+    """Philox words for a kernel over n entries, allocated once per block count: one block
+    for the serial path, BLOCKS_PER_THREAD per thread for the parallel one."""
+    blocks = 1 if n < SERIAL_BELOW else BLOCKS_PER_THREAD * numba.get_num_threads()
+    w64s = _SCRATCH.get(blocks)
+    if w64s is None:
+        w64s = _SCRATCH[blocks] = np.zeros((blocks, 2 * CH), np.uint64)
+    return w64s
 
 
 def _keys(plan: Plan):
@@ -377,7 +345,7 @@ def _keys(plan: Plan):
 def _channel_mask(plan: Plan, mask: np.ndarray) -> np.ndarray:
     """The spatial variant's packed mask over N*C channels, written into `mask`."""
     _kernel("mask_only", plan.nbits)(mask, plan.nbits, plan.t, *_keys(plan),
-                                     *_scratch(plan.nbits))
+                                     _scratch(plan.nbits))
     return mask
 
 
@@ -389,13 +357,15 @@ def _elementwise(x, y, mask, store_mask: bool, plan: Plan, backward: bool) -> No
         # forward: a*x + b / dropped value; backward: a*dy / 0
         mode = SCALE if backward else AFFINE
         s = plan.alpha_a
+        other = plan.zero if backward else plan.alpha_drop
     elif plan.variant == "standard":
-        mode, s = COPY, plan.scale
+        mode, s, other = COPY, plan.scale, plan.zero
     else:
-        mode, s = SCALE, plan.scale
+        mode, s, other = SCALE, plan.scale, plan.zero
     n = x.size
-    _kernel("masked", n)(x, y, mask if store_mask else _NO_MASK, store_mask, mode, plan.t, s,
-                         plan.alpha_b, plan.alpha_drop, plan.zero, *_keys(plan), *_scratch(n))
+    kernel = _masked_body if n < SERIAL_BELOW else _masked_par  # _kernel("masked", n), inline
+    kernel(x, y, mask if store_mask else _NO_MASK, store_mask, mode, plan.t, s, plan.alpha_b,
+           other, plan.k0, plan.k1, plan.o0, plan.o1, _scratch(n))
 
 
 # --- the kernel interface shared with reference.py and cuda.py ------------------------------
@@ -424,7 +394,7 @@ def backward(dy, dx, mask, plan: Plan) -> None:
     else:
         mode = COPY if plan.variant == "standard" else SCALE
         s = plan.alpha_a if plan.variant == "alpha" else plan.scale
-        _kernel("from_mask", dy.size)(dy, dx, mask, mode, s, zero, _scratch(dy.size)[1])
+        _kernel("from_mask", dy.size)(dy, dx, mask, mode, s, zero)
 
 
 def inference(x, y, plan: Plan) -> None:

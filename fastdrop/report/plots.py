@@ -180,6 +180,44 @@ def kernels_vs_rate(run, gpu):
     return fig, None
 
 
+def kernels_vs_size(run, gpu):
+    """K1 across the cache levels: best Gelem/s against size, and the per-call time of the
+    small sizes (fastdrop's API call, its bare kernel, PyTorch's F.dropout)."""
+    rows = [r for r in (run.kernel_rows or []) if not r.fault]
+    if len({r.n for r in rows}) < 2:
+        return None, "K1 has fewer than two sizes (run it with --sizes 10,13,16,20,23,26)"
+    rates = sorted({r.p for r in rows if r.p is not None})
+    p = 0.5 if 0.5 in rates else (rates[len(rates) // 2] if rates else None)
+    wanted = [("ceiling", "scale"), ("copy", "np.copyto"), ("fastdrop", "forward"),
+              ("fastdrop", "backward-mask"), ("fastdrop", "backward-regen"),
+              ("fastdrop", "forward-kernel"), ("numpy", "forward"), ("torch", "F.dropout")]
+    styles = ["-", "--", ":", "-."]
+    fig, (ax1, ax2) = _figure(2, width=4.6)
+    for k, (impl, op) in enumerate(wanted):
+        pts = sorted((r.n, r) for r in rows if r.impl == impl and r.op == op
+                     and (r.p is None or r.p == p))
+        if not pts:
+            continue
+        x = [n for n, _ in pts]
+        color = IMPL_COLORS.get(impl, "#333333")
+        ax1.plot(x, [r.gelems for _, r in pts], color=color, ls=styles[k % 4], marker="o",
+                 ms=3.5, label=f"{impl} {op}")
+        small = [(n, r) for n, r in pts if n < (1 << 17)]
+        if op in ("forward", "forward-kernel", "F.dropout") and impl != "numpy" and small:
+            ax2.plot([n for n, _ in small], [r.best_s * 1e6 for _, r in small], color=color,
+                     ls=styles[k % 4], marker="o", ms=3.5, label=f"{impl} {op}")
+    ax1.set(title=f"throughput vs size (p = {p:g}, best of the values)" if p is not None
+            else "throughput vs size", xlabel="elements", ylabel="Gelem/s", xscale="log")
+    ax1.set_xscale("log", base=2)
+    ax1.set_ylim(bottom=0)
+    ax2.set(title="time per call, small sizes", xlabel="elements", ylabel="us per call",
+            yscale="log")
+    ax2.set_xscale("log", base=2)
+    for ax in (ax1, ax2):
+        _legend(ax, fontsize=7)
+    return fig, None
+
+
 def gap_vs_size(run, gpu):
     t = run.table("T3")
     if t is None:
@@ -238,6 +276,11 @@ PLOTS = (
      "K1 (and the newest GPU file): elements per second at the largest size, per backend; "
      "dashed: the memory-copy ceiling measured in the same run; bars: range of pyperf's "
      "values."),
+    ("kernels-vs-size", "Kernel throughput vs size", kernels_vs_size,
+     "K1 at every cache level (L1, L2, L3, memory): best elements per second per size, the "
+     "memory ceiling and the plain copy measured beside the kernels; right: the time per "
+     "call of the small sizes (fastdrop's API call, its bare kernel, PyTorch's F.dropout). "
+     "Rows flagged as measurement faults (share above 1) are left out."),
     ("gap-vs-size", "Overfitting vs training-set size", gap_vs_size,
      "T3: train - test accuracy gap and test accuracy, with and without dropout; bands: 95% "
      "CI."),

@@ -110,9 +110,13 @@ def test_kernel_runs():
     assert "GPU: no reports/gpu/*.json" in text
     legacy = render_text(FIXTURES / "kernels-only")  # `bench kernels` before results.json
     assert "torch native_dropout_backward" in legacy and "CPU torch" in legacy
-    # the fastest forward and backward at 2^12, p = 0.5 (here numpy's, on a tiny array)
+    # the fastest forward and backward at 2^12, p = 0.5 (here numpy's, on a tiny array),
+    # best of pyperf's values (the median rate beside it)
     fwd = next(ln for ln in legacy.splitlines() if "│ numpy forward" in ln)
-    assert "0.199 *" in fwd and "1.79 *" in fwd
+    assert "0.243 *" in fwd and "2.18 *" in fwd and "0.199" in fwd
+    # that run's ceiling (a parallel launch on a busy machine, 2^12) was slower than numpy:
+    # a share above 1 is a measurement fault, never a result
+    assert "FAULT (" in fwd and "Measurement faults:" in legacy
     assert "* = the fastest implementation of that pass" in legacy
     assert "Not measured in this run: claim 1" in legacy
 
