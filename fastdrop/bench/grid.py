@@ -24,6 +24,7 @@ TASK_FNS = {
     "train": "fastdrop.bench.tasks:train_task",
     "probe": "fastdrop.bench.tasks:probe_task",
     "timing": "fastdrop.bench.tasks:timing_task",
+    "cost": "fastdrop.bench.tasks:cost_task",
 }
 
 
@@ -79,13 +80,16 @@ def build(profile: S.Profile, names, kernels: dict | None = None, catalog=None) 
                     "eval_every": profile.eval_every, **point.overrides}
             cfg = _config(base)
             entry = {"labels": {a: _label(a, point, cfg) for a in s.rows},
-                     "config": base, "runs": [], "timing": None}
+                     "config": base, "runs": [], "timing": None, "cost": None}
             for seed in range(profile.seeds):
                 entry["runs"].append(add(s.kind, {"config": _config({**base, "seed": seed})},
                                          name))
+            tcfg = _config({**base, "seed": 0, "steps": 0, "eval_every": 0,
+                            "early_stopping": 0, "mc_samples": 0})
+            if s.cost and tcfg["dropout"] > 0:  # T2: step at p over step at 0, interleaved
+                entry["cost"] = add("cost", {"config": tcfg,
+                                             "interleave": dict(profile.cost_args)}, name)
             if s.timing:
-                tcfg = _config({**base, "seed": 0, "steps": 0, "eval_every": 0,
-                                "early_stopping": 0, "mc_samples": 0})
                 entry["timing"] = add("timing", {"config": tcfg, "name": timing_name(tcfg),
                                                  "pyperf_args": list(profile.timing_args)},
                                       name)

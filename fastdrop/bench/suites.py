@@ -44,6 +44,8 @@ class Profile:
     eval_every: int  # evaluation interval (the resolution of steps-to-target)
     kernel_args: tuple[str, ...]  # pyperf options of the kernel suite
     timing_args: tuple[str, ...]  # pyperf options of the training-step timings
+    # T2's cost ratio: train_timing.interleave's options (rounds until the CI is +-3 pp)
+    cost_args: dict = dataclasses.field(default_factory=dict)
 
 
 # K1 runs in one process (the ceiling is interleaved with each kernel, call by call) and
@@ -63,13 +65,15 @@ PROFILES = {
     "quick": Profile("quick", seeds=3, steps=3000, eval_every=100,
                      kernel_args=K1_QUICK,
                      timing_args=("--in-process", "--processes", "1", "--values", "3",
-                                  "--warmups", "1", "--min-time", "0.1")),
+                                  "--warmups", "1", "--min-time", "0.1"),
+                     cost_args={"max_s": 20.0}),
     # the profile that decides: 10 seeds (a 95% CI of about +-1 pp on a paired MLP
     # difference), the MNIST-1D reference's 6000 steps; 2 h on 2 cores (docs/HARNESS.md
     # gives the estimate and how it was made)
     "full": Profile("full", seeds=10, steps=6000, eval_every=100,
                     kernel_args=K1_FULL,
-                    timing_args=("--processes", "6", "--values", "3", "--min-time", "0.2")),
+                    timing_args=("--processes", "6", "--values", "3", "--min-time", "0.2"),
+                    cost_args={"max_s": 120.0}),
 }
 
 # Every training task: one thread (the pool gives the parallelism: jobs x threads <= cores),
@@ -89,6 +93,7 @@ class Suite:
     kind: str = "train"  # "train" (one run per seed) or "probe" (one model, no training)
     base: dict = dataclasses.field(default_factory=dict)  # config shared by every point
     timing: bool = False  # also time a training step of each point with pyperf
+    cost: bool = False  # also measure step time at p over p = 0, interleaved (T2)
     targets: dict = dataclasses.field(default_factory=dict)  # model -> target test acc
     compare: tuple = ()  # paired comparisons: (axis, a, b, metric)
     equal_epochs: bool = False  # steps scale with train_size (the profile's steps are
@@ -115,10 +120,15 @@ SUITES = (
                 {"model": ["cnn"], "dropout": list(RATES[1:]), "dropout_at": ["head"]}),
           rows=("model", "dropout_at", "dropout"), metrics=("train_accuracy", *ACCURACY)),
     Suite("T2", "training cost vs rate", "the grid of T1 (dropout at every hidden layer)",
-          "time per step (pyperf), steps and time to a target test accuracy",
+          "step time at p over p = 0 (both interleaved in one process, CPU and wall time, "
+          "95% CI) and the time dropout adds over its kernels' own work; time per step "
+          "(pyperf); steps and time to a target test accuracy (runs that never reach it "
+          "counted apart, not as slow)",
           grid=({"model": ["mlp", "cnn"], "dropout": list(RATES)},),
-          rows=("model", "dropout"), timing=True, targets={"mlp": 0.60, "cnn": 0.90},
-          metrics=("step_time", "steps_to_target", "time_to_target", "reached")),
+          rows=("model", "dropout"), timing=True, cost=True,
+          targets={"mlp": 0.60, "cnn": 0.90},
+          metrics=("cost_ratio", "cost_ratio_wall", "over_floor", "step_time",
+                   "steps_to_target", "time_to_target", "reached")),
     Suite("T3", "overfitting", "training-set size x p in {0, .1, .3, .5} (MLP), the same "
           "number of epochs at every size", "train and test accuracy, gap, test NLL and ECE",
           grid=({"train_size": list(SIZES), "dropout": [0.0, 0.1, P, 0.5]},),

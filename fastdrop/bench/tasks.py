@@ -21,8 +21,10 @@ import pyperf
 from .. import keep_mask
 from ..results.manifest import collect
 from ..train.config import TrainConfig
+from ..train.data import load_mnist1d
 from ..train.threads import set_threads
 from ..train.trainer import build, train
+from .train_timing import FloorArm, TrainArm, interleave, site_shapes
 
 # pyperf workers get a filtered environment: these pass through (DESIGN.md)
 INHERIT = ("NUMBA_NUM_THREADS", "NUMBA_CACHE_DIR", "NUMBA_ENABLE_CUDASIM",
@@ -45,7 +47,9 @@ def train_task(payload: dict) -> dict:
 def probe_task(payload: dict) -> dict:
     """T7: the model's parameter count, the units at its dropout sites and how many of them
     one training-mode forward pass over the test set keeps (per example)."""
-    cfg = TrainConfig.from_dict(payload["config"])
+    # unfused: every site is a Dropout layer whose input the recorder sees (a fused site
+    # lives inside its weight layer); the masks, and so the counts, are the same
+    cfg = TrainConfig.from_dict({**payload["config"], "fused": False})
     if cfg.variant not in ("inverted", "standard"):
         raise ValueError(f"the probe counts element masks: variant {cfg.variant!r} is not one")
     if cfg.threads:
@@ -102,3 +106,20 @@ def timing_task(payload: dict) -> dict:
     # the machine these figures come from (a Dask worker's, with --timing-on-workers)
     machine = collect(threads=payload["config"].get("threads"))["machine"]
     return {"pyperf": data, "values": values, "warnings": unstable, "machine": machine}
+
+
+def cost_task(payload: dict) -> dict:
+    """T2: what dropout costs per training step, as the ratio of step times at p and at
+    p = 0, both arms (and the floor: the dropout kernels' own work on the same arrays)
+    interleaved in this one warm process, one thread (fastdrop.bench.train_timing)."""
+    cfg = payload["config"]
+    set_threads(1)
+    val = TrainConfig.from_dict(cfg).effective_val_size  # the set the harness warmed
+    data = load_mnist1d(cfg["train_size"], val, seed=cfg["data_seed"], cache=cfg["cache_dir"],
+                        dtype=cfg["dtype"])
+    base = {**cfg, "dropout": 0.0, "variant": "inverted"}
+    arms = {"p": TrainArm(cfg, data), "0": TrainArm(base, data),
+            "floor": FloorArm(site_shapes(cfg, cfg["batch_size"]), cfg["dtype"])}
+    res = interleave(arms, [("p", "0")], floors={"p": ("0", "floor")},
+                     **payload.get("interleave", {}))
+    return {**res, "machine": collect(threads=1)["machine"]}

@@ -1,22 +1,12 @@
 """Layers, losses and models with forward and backward side by side (numpy + Numba)."""
 
-from .layers import (
-    GRU,
-    LSTM,
-    SELU,
-    Conv1d,
-    Dropout,
-    Flatten,
-    Layer,
-    Linear,
-    ReLU,
-    Reshape,
-    Residual,
-    Sequential,
-    VariationalDropout,
-)
+from .base import SELU, Flatten, Layer, ReLU, Reshape, Residual, Sequential
+from .dense import Conv1d, Linear
+from .dropout import Dropout, VariationalDropout
+from .fused import DropSite
 from .losses import SoftmaxCrossEntropy, expected_calibration_error, nll, softmax
 from .models import MODELS, VARIANTS, Model, build_model, derive_seed
+from .recurrent import GRU, LSTM
 
 __all__ = [
     "GRU",
@@ -25,6 +15,7 @@ __all__ = [
     "SELU",
     "VARIANTS",
     "Conv1d",
+    "DropSite",
     "Dropout",
     "Flatten",
     "Layer",

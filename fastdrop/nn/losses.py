@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels as K
+from . import loops as K
 
 
 class SoftmaxCrossEntropy:

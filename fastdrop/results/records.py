@@ -58,6 +58,13 @@ def record(task: dict, outcome: dict, elapsed_s: float, *, failed: bool = False)
             rec["error"] = f"{r['status']}: {r.get('message')}"
     elif task["kind"] == "probe":
         rec["metrics"] = dict(outcome)
+    elif task["kind"] == "cost":  # T2: fastdrop.bench.tasks.cost_task
+        ratio = outcome["ratios"]["p / 0"]
+        rec["metrics"] = {"cost_ratio": ratio["cpu"], "cost_ratio_wall": ratio["wall"],
+                          "over_floor": outcome["over_floor"]["p"]["cpu"],
+                          "rounds": outcome["rounds"]}
+        rec["arms"] = outcome["arms"]
+        rec["machine"] = outcome.get("machine")
     else:  # timing
         rec["metrics"] = {"step_time": timing(outcome["values"])}
         rec["values"] = outcome["values"]

@@ -5,6 +5,7 @@ A table has one row per grid point (its labels), and one value per metric column
     kind "summary"  {"n", "mean", "sd", "ci"}   over the seeds' ok runs (95% CI, Student t)
     kind "timing"   {"n", "median", "spread", "min", "max"}   pyperf's values, seconds
     kind "count"    {"count", "of"}
+    kind "ratio"    {"n", "mean", "sd", "ci"}   T2's interleaved ratio over rounds (95% CI)
 
 Renderers (fastdrop.report) print these; nothing here formats text.
 """
@@ -44,6 +45,11 @@ METRICS = {
     "time_to_target": ("time to target", "summary",
                        "steps to target x the median time per step (seconds)"),
     "reached": ("reached", "count", "runs that reached the target test accuracy"),
+    "cost_ratio": ("step p / step 0", "ratio",
+                   "CPU time per step at p over at p = 0, arms interleaved in one process"),
+    "cost_ratio_wall": ("wall p / 0", "ratio", "the same ratio in wall-clock time"),
+    "over_floor": ("added / floor", "ratio",
+                   "time dropout adds per step over the dropout kernels' own work (floor)"),
 }
 
 
@@ -96,6 +102,7 @@ def build_table(spec: dict, records: dict) -> dict:
                                                             timing["status"] != "ok")):
             complete = False
         step = timing["metrics"]["step_time"] if timing and timing["status"] == "ok" else None
+        cost = records.get(point["cost"]) if point.get("cost") else None
         target = spec.get("targets", {}).get(point["labels"].get("model")
                                              or point["config"].get("model"))
         values = {}
@@ -103,6 +110,9 @@ def build_table(spec: dict, records: dict) -> dict:
             kind = METRICS[key][1]
             if kind == "timing":
                 values[key] = step
+            elif kind == "ratio":  # p = 0 has no cost task: its ratio is 1 by definition
+                ok_cost = cost is not None and cost["status"] == "ok"
+                values[key] = cost["metrics"][key] if ok_cost else None
             elif kind == "count":
                 hits = [_per_run("steps_to_target", r, target, None) for r in ok]
                 values[key] = {"count": sum(h is not None for h in hits), "of": len(ok)}

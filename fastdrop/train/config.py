@@ -8,7 +8,7 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, fields
 
-from ..nn.models import DROPOUT_AT, MODELS, VARIANTS
+from ..nn.models import check_options
 
 DATASETS = ("mnist1d",)
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -34,6 +34,8 @@ class TrainConfig:
     dropout_at: str = "hidden"  # "hidden": every hidden site; "head": only the
     #                             classifier's input (models.py lists the sites)
     store_mask: bool = True  # keep the packed mask for backward (False: regenerate it)
+    fused: bool = True  # weight layers apply bias, activation and dropout in one pass
+    #                     (False: separate layers, the bit-identical reference)
     backend: str = "auto"  # fastdrop backend for dropout: auto, numpy or cpu
     # -- optimisation -------------------------------------------------------------------
     steps: int = 6000  # optimizer steps (mini-batches)
@@ -95,10 +97,8 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first bad field (choices listed for names)."""
-        _choice("model", self.model, MODELS)
+        check_options(self.model, self.variant, self.dropout_at, self.input_dropout)
         _choice("dataset", self.dataset, DATASETS)
-        _choice("variant", self.variant, VARIANTS)
-        _choice("dropout_at", self.dropout_at, DROPOUT_AT)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("backend", self.backend, BACKENDS)
         _choice("dtype", self.dtype, DTYPES)
@@ -125,16 +125,6 @@ class TrainConfig:
             _real(name, getattr(self, name), 0.0, 1.0, open_high=True)
         for name in ("weight_decay", "l1", "l2", "max_norm"):
             _real(name, getattr(self, name), 0.0, math.inf)
-        if self.variant == "variational" and self.model not in ("gru", "lstm"):
-            raise ValueError(
-                f"variant 'variational' is recurrent dropout: use model gru or lstm, "
-                f"not {self.model!r}"
-            )
-        if self.model == "linear" and self.input_dropout:
-            raise ValueError(
-                "input_dropout is not used by the linear model: its only dropout site is "
-                "its input, set dropout instead"
-            )
         if self.early_stopping and self.effective_val_size == 0:
             raise ValueError("early_stopping needs a validation split: set val_size > 0")
         if self.early_stopping and self.eval_every == 0:

@@ -8,6 +8,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ..nn.dense import Linear
+
 
 @njit(cache=True, error_model="numpy")
 def _penalty_grad(p, g, wmask, l1, l2):
@@ -64,8 +66,6 @@ def apply_max_norm(model, c: float) -> None:
     Linear W (n_in, n_out): each column; Conv1d W (C_out, C_in, K): each output channel."""
     if not c:
         return
-    from ..nn.layers import Linear
-
     for layer, _, w in model.weights():
         if isinstance(layer, Linear):
             _renorm_cols(w, float(c))

@@ -154,7 +154,7 @@ def build(config: TrainConfig, dataset: Dataset | None = None):
     model = build_model(
         cfg.model, dropout=cfg.dropout, input_dropout=cfg.input_dropout, variant=cfg.variant,
         dropout_at=cfg.dropout_at, seed=cfg.seed, backend=cfg.backend, dtype=cfg.dtype,
-        store_mask=cfg.store_mask,
+        store_mask=cfg.store_mask, fused=cfg.fused,
     )
     return model, dataset
 

@@ -7,7 +7,7 @@ import pytest
 from nn_helpers import BACKEND, gradcheck
 
 import fastdrop as fd
-from fastdrop.nn import layers as L
+import fastdrop.nn as L
 
 F64 = np.float64
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastdrop.nn import layers as L
+import fastdrop.nn as L
 
 torch = pytest.importorskip("torch")
 

@@ -1,0 +1,420 @@
+"""Numba loops of the fused layers (fused.py): SPEC.md's keep mask and Gaussian factors,
+and the fused element passes of dense (B, F) and conv (GEMM rows -> (B, C, L)) layers.
+
+Each element pass is written once as an inlined loop and compiled once per (activation,
+dropout mode) pair through the entry points at the end, where both are constants: LLVM
+folds the branches on them away and the loop is branch-free (selects) and vectorises. One
+generic loop with those branches inside ran ReLU as a real, data-dependent branch: 58 us
+instead of 11 us for 10^4 elements, measured (NOTES.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..kernels._numba_ext import M32, U64, philox_lazy
+from .loops import SELU_ALPHA, SELU_LAMBDA
+
+ACT_NONE, ACT_RELU, ACT_SELU = 0, 1, 2
+# what a kept element becomes: x*s (inverted, spatial), x (standard), a*x + b (alpha),
+# x*f (gaussian, f = 1 + sigma*z), x*s always (standard at inference); NONE: no dropout
+D_NONE, D_SCALE, D_COPY, D_AFFINE, D_GAUSS, D_MULT = range(6)
+
+
+_S32 = U64(32)
+_S56 = U64(56)
+_GATHER = U64(0x0102040810204080)  # 8 bytes of 0/1 -> 8 bits in the top byte
+_SPREAD = U64(0x0101010101010101)  # a byte copied into all 8 bytes
+_BITSEL = U64(0x8040201008040201)  # byte j keeps bit j
+
+# ---------------------------------------------------------------------------------------
+# the mask and the Gaussian factor
+# ---------------------------------------------------------------------------------------
+
+
+@njit(cache=True, error_model="numpy")
+def keep_bytes(kb8, nbits, t, key0, key1, off0, off1, w64):
+    """kb8[m] = 1 where mask entry m is kept (m < nbits), 0 on the padding to a multiple
+    of 8. w64: scratch of 2 * ceil(nbits / 8) uint64 (one Philox call per 8 entries)."""
+    k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
+    calls = (nbits + 7) // 8
+    for c in range(calls):
+        cc = U64(c)
+        r0, r1, r2, r3 = philox_lazy(cc & M32, cc >> _S32, o0, o1, k0, k1)
+        w64[2 * c] = r0 | (r1 << _S32)
+        w64[2 * c + 1] = r2 | (r3 << _S32)
+    u16 = w64[: 2 * calls].view(np.uint16)  # the 16-bit uniform of entry m is u16[m]
+    t32 = np.int32(t)
+    for m in range(nbits):
+        kb8[m] = np.int32(u16[m]) >= t32
+    for m in range(nbits, 8 * calls):
+        kb8[m] = 0
+
+
+@njit(cache=True, error_model="numpy")
+def pack(kb8, mask):
+    """Packed mask (SPEC.md layout) of the keep bytes: 8 bytes -> 1 by one multiply."""
+    kb64 = kb8[: 8 * mask.size].view(np.uint64)
+    for c in range(mask.size):
+        mask[c] = np.uint8((kb64[c] * _GATHER) >> _S56)
+
+
+@njit(cache=True, error_model="numpy")
+def unpack(mask, kb8):
+    """Keep bytes (nonzero = kept) of a packed mask."""
+    kb64 = kb8[: 8 * mask.size].view(np.uint64)
+    for c in range(mask.size):
+        kb64[c] = (U64(mask[c]) * _SPREAD) & _BITSEL
+
+
+@njit(cache=True, error_model="numpy")
+def draw_mask(kb8, nbits, t, key0, key1, off0, off1, w64, mask):
+    """keep_bytes, then pack into `mask` unless it is empty (a regenerated mask): one call."""
+    keep_bytes(kb8, nbits, t, key0, key1, off0, off1, w64)
+    if mask.size:
+        pack(kb8, mask)
+
+
+@njit(cache=True, error_model="numpy")
+def gaussian_factors(f, sigma, key0, key1, off0, off1):
+    """f[i] = 1 + sigma*z_i rounded to f's dtype: SPEC.md's Box-Muller on Philox call i // 4."""
+    k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
+    n = f.size
+    two32 = 4294967296.0
+    for m in range((n + 3) // 4):
+        c = U64(m)
+        r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
+        for pair in range(2):
+            ra = r0 if pair == 0 else r2
+            rb = r1 if pair == 0 else r3
+            u1 = (float(ra) + 0.5) / two32
+            u2 = float(rb) / two32
+            radius = math.sqrt(-2.0 * math.log(u1))
+            angle = 2.0 * math.pi * u2
+            for h in range(2):
+                i = 4 * m + 2 * pair + h
+                if i < n:
+                    z = radius * math.cos(angle) if h == 0 else radius * math.sin(angle)
+                    f[i] = 1.0 + sigma * z
+
+
+# ---------------------------------------------------------------------------------------
+# element steps (inlined): the same expressions as loops.py's activations and cpu.py's
+# dropout, so the fused values are the unfused ones bit for bit
+# ---------------------------------------------------------------------------------------
+
+
+@njit(inline="always")
+def _act(v, act, zero):
+    """ReLU and SELU as loops.py computes them (0 in x's dtype: a float64 literal would
+    widen the select and stop the loop vectorising)."""
+    if act == ACT_RELU:
+        return v if not v <= zero else zero
+    if act == ACT_SELU:
+        return SELU_LAMBDA * v if v > 0 else SELU_LAMBDA * SELU_ALPHA * (math.exp(v) - 1.0)
+    return v
+
+
+@njit(inline="always")
+def _act_grad(d, a, act, zero):
+    """Gradient through the activation from its output a (a > 0 exactly when x > 0)."""
+    if act == ACT_RELU:
+        return d if a > zero else zero
+    if act == ACT_SELU:
+        return d * SELU_LAMBDA if a > 0 else d * (a + SELU_LAMBDA * SELU_ALPHA)
+    return d
+
+
+@njit(inline="always")
+def _drop(a, kb8, m, f, i, mode, s, beta, dval, zero):
+    """Dropout of a, mask entry m, element i. kb8 is read only by the masked modes and f
+    only by gaussian (a pass without them gets one-element stand-ins)."""
+    if mode == D_SCALE:
+        v = a * s
+        return v if kb8[m] != 0 else zero
+    if mode == D_COPY:
+        return a if kb8[m] != 0 else zero
+    if mode == D_AFFINE:
+        v = s * a + beta
+        return v if kb8[m] != 0 else dval
+    if mode == D_GAUSS:
+        return a * f[i]
+    if mode == D_MULT:
+        return a * s
+    return a
+
+
+@njit(inline="always")
+def _drop_grad(d, kb8, m, f, i, mode, s, zero):
+    if mode == D_SCALE or mode == D_AFFINE:  # alpha's backward: a*dy (s holds a)
+        v = d * s
+        return v if kb8[m] != 0 else zero
+    if mode == D_COPY:
+        return d if kb8[m] != 0 else zero
+    if mode == D_GAUSS:
+        return d * f[i]
+    if mode == D_MULT:
+        return d * s
+    return d
+
+
+@njit(inline="always")
+def _row(v, n, width):
+    """Row n of a flat per-element array as a slice (a stand-in of one element stays
+    whole: its pass never reads it)."""
+    if v.size <= 1:
+        return v
+    return v[n * width:(n + 1) * width]
+
+
+# ---------------------------------------------------------------------------------------
+# the fused passes: dense (B, F) and conv (GEMM rows (B*L, C) -> (B, C, L))
+# ---------------------------------------------------------------------------------------
+
+
+@njit(inline="always")
+def _dense_forward_loop(z, b, act, mode, kb8, f, s, beta, dval, zero, y):
+    """z (B, F) = x W on entry; on exit z holds act(z + b) (for backward) and
+    y = dropout(act(z + b)) (y may be z when mode is D_NONE). Mask entry = element.
+    Rows as 1-D slices: contiguous inner loops, which LLVM vectorises."""
+    B, F = z.shape
+    for n in range(B):
+        zr, yr, kr, fr = z[n], y[n], _row(kb8, n, F), _row(f, n, F)
+        for j in range(F):
+            zr[j] = _act(zr[j] + b[j], act, zero)
+            if mode != D_NONE:  # D_NONE: y is z (a store to itself would stop vectorising)
+                yr[j] = _drop(zr[j], kr, j, fr, j, mode, s, beta, dval, zero)
+
+
+@njit(inline="always")
+def _dense_backward_loop(dy, a, act, mode, kb8, f, s, zero, dz):
+    """dz = act'(a) * dropout'(dy) for dense_forward's output a = act(z + b)."""
+    B, F = dy.shape
+    for n in range(B):
+        dr, ar, zr, kr, fr = dy[n], a[n], dz[n], _row(kb8, n, F), _row(f, n, F)
+        for j in range(F):
+            zr[j] = _drop_grad(dr[j], kr, j, fr, j, mode, s, zero)
+            zr[j] = _act_grad(zr[j], ar[j], act, zero)
+
+
+@njit(inline="always")
+def _conv_forward_loop(y2, b, act, mode, spatial, kb8, f, s, beta, dval, zero, a, y):
+    """a[n, c, l] = act(y2[n*L + l, c] + b[c]); y = dropout(a). The mask entry of
+    element (n, c, l) is its flat index, or its channel n*C + c when spatial."""
+    B, C, L = a.shape
+    for n in range(B):
+        for c in range(C):
+            bc = b[c]
+            ch = n * C + c
+            for l in range(L):
+                i = ch * L + l
+                m = ch if spatial else i
+                a[n, c, l] = _act(y2[n * L + l, c] + bc, act, zero)
+                y[n, c, l] = _drop(a[n, c, l], kb8, m, f, i, mode, s, beta, dval, zero)
+
+
+@njit(inline="always")
+def _conv_backward_loop(dy, a, act, mode, spatial, kb8, f, s, zero, dz, dy2, db):
+    """dz = act'(a) * dropout'(dy) written as GEMM rows dy2[n*L + l, c], and db[c] = the
+    sum of dz over n, l (in loops.ncl_to_rows' order). dz: (B, C, L) scratch."""
+    B, C, L = dy.shape
+    for c in range(C):
+        db[c] = 0
+    for n in range(B):
+        for c in range(C):
+            ch = n * C + c
+            acc = db[c]
+            for l in range(L):
+                i = ch * L + l
+                m = ch if spatial else i
+                dz[n, c, l] = _drop_grad(dy[n, c, l], kb8, m, f, i, mode, s, zero)
+                dz[n, c, l] = _act_grad(dz[n, c, l], a[n, c, l], act, zero)
+                v = dz[n, c, l]
+                dy2[n * L + l, c] = v
+                acc += v
+            db[c] = acc
+
+
+# --- entry points: act and mode constant in each call, so each loop is specialised ---
+
+
+@njit(cache=True, error_model="numpy")
+def dense_forward(z, b, act, mode, kb8, f, s, beta, dval, zero, y):
+    """Fused forward of a dense layer (see _dense_forward_loop)."""
+    if act == ACT_NONE:
+        if mode == D_NONE:
+            _dense_forward_loop(z, b, ACT_NONE, D_NONE, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_SCALE:
+            _dense_forward_loop(z, b, ACT_NONE, D_SCALE, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_COPY:
+            _dense_forward_loop(z, b, ACT_NONE, D_COPY, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_AFFINE:
+            _dense_forward_loop(z, b, ACT_NONE, D_AFFINE, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_GAUSS:
+            _dense_forward_loop(z, b, ACT_NONE, D_GAUSS, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_MULT:
+            _dense_forward_loop(z, b, ACT_NONE, D_MULT, kb8, f, s, beta, dval, zero, y)
+    elif act == ACT_RELU:
+        if mode == D_NONE:
+            _dense_forward_loop(z, b, ACT_RELU, D_NONE, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_SCALE:
+            _dense_forward_loop(z, b, ACT_RELU, D_SCALE, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_COPY:
+            _dense_forward_loop(z, b, ACT_RELU, D_COPY, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_AFFINE:
+            _dense_forward_loop(z, b, ACT_RELU, D_AFFINE, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_GAUSS:
+            _dense_forward_loop(z, b, ACT_RELU, D_GAUSS, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_MULT:
+            _dense_forward_loop(z, b, ACT_RELU, D_MULT, kb8, f, s, beta, dval, zero, y)
+    elif act == ACT_SELU:
+        if mode == D_NONE:
+            _dense_forward_loop(z, b, ACT_SELU, D_NONE, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_SCALE:
+            _dense_forward_loop(z, b, ACT_SELU, D_SCALE, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_COPY:
+            _dense_forward_loop(z, b, ACT_SELU, D_COPY, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_AFFINE:
+            _dense_forward_loop(z, b, ACT_SELU, D_AFFINE, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_GAUSS:
+            _dense_forward_loop(z, b, ACT_SELU, D_GAUSS, kb8, f, s, beta, dval, zero, y)
+        elif mode == D_MULT:
+            _dense_forward_loop(z, b, ACT_SELU, D_MULT, kb8, f, s, beta, dval, zero, y)
+
+
+@njit(cache=True, error_model="numpy")
+def dense_backward(dy, a, act, mode, kb8, f, s, zero, dz):
+    """Fused backward of a dense layer (see _dense_backward_loop)."""
+    if act == ACT_NONE:
+        if mode == D_NONE:
+            _dense_backward_loop(dy, a, ACT_NONE, D_NONE, kb8, f, s, zero, dz)
+        elif mode == D_SCALE:
+            _dense_backward_loop(dy, a, ACT_NONE, D_SCALE, kb8, f, s, zero, dz)
+        elif mode == D_COPY:
+            _dense_backward_loop(dy, a, ACT_NONE, D_COPY, kb8, f, s, zero, dz)
+        elif mode == D_AFFINE:
+            _dense_backward_loop(dy, a, ACT_NONE, D_AFFINE, kb8, f, s, zero, dz)
+        elif mode == D_GAUSS:
+            _dense_backward_loop(dy, a, ACT_NONE, D_GAUSS, kb8, f, s, zero, dz)
+        elif mode == D_MULT:
+            _dense_backward_loop(dy, a, ACT_NONE, D_MULT, kb8, f, s, zero, dz)
+    elif act == ACT_RELU:
+        if mode == D_NONE:
+            _dense_backward_loop(dy, a, ACT_RELU, D_NONE, kb8, f, s, zero, dz)
+        elif mode == D_SCALE:
+            _dense_backward_loop(dy, a, ACT_RELU, D_SCALE, kb8, f, s, zero, dz)
+        elif mode == D_COPY:
+            _dense_backward_loop(dy, a, ACT_RELU, D_COPY, kb8, f, s, zero, dz)
+        elif mode == D_AFFINE:
+            _dense_backward_loop(dy, a, ACT_RELU, D_AFFINE, kb8, f, s, zero, dz)
+        elif mode == D_GAUSS:
+            _dense_backward_loop(dy, a, ACT_RELU, D_GAUSS, kb8, f, s, zero, dz)
+        elif mode == D_MULT:
+            _dense_backward_loop(dy, a, ACT_RELU, D_MULT, kb8, f, s, zero, dz)
+    elif act == ACT_SELU:
+        if mode == D_NONE:
+            _dense_backward_loop(dy, a, ACT_SELU, D_NONE, kb8, f, s, zero, dz)
+        elif mode == D_SCALE:
+            _dense_backward_loop(dy, a, ACT_SELU, D_SCALE, kb8, f, s, zero, dz)
+        elif mode == D_COPY:
+            _dense_backward_loop(dy, a, ACT_SELU, D_COPY, kb8, f, s, zero, dz)
+        elif mode == D_AFFINE:
+            _dense_backward_loop(dy, a, ACT_SELU, D_AFFINE, kb8, f, s, zero, dz)
+        elif mode == D_GAUSS:
+            _dense_backward_loop(dy, a, ACT_SELU, D_GAUSS, kb8, f, s, zero, dz)
+        elif mode == D_MULT:
+            _dense_backward_loop(dy, a, ACT_SELU, D_MULT, kb8, f, s, zero, dz)
+
+
+@njit(cache=True, error_model="numpy")
+def conv_forward(y2, b, act, mode, spatial, kb8, f, s, beta, dval, zero, a, y):
+    """Fused forward of a conv layer (see _conv_forward_loop)."""
+    if act == ACT_NONE:
+        if mode == D_NONE:
+            _conv_forward_loop(y2, b, ACT_NONE, D_NONE, spatial, kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_SCALE:
+            _conv_forward_loop(y2, b, ACT_NONE, D_SCALE, spatial, kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_COPY:
+            _conv_forward_loop(y2, b, ACT_NONE, D_COPY, spatial, kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_AFFINE:
+            _conv_forward_loop(y2, b, ACT_NONE, D_AFFINE, spatial,
+                               kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_GAUSS:
+            _conv_forward_loop(y2, b, ACT_NONE, D_GAUSS, spatial, kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_MULT:
+            _conv_forward_loop(y2, b, ACT_NONE, D_MULT, spatial, kb8, f, s, beta, dval, zero, a, y)
+    elif act == ACT_RELU:
+        if mode == D_NONE:
+            _conv_forward_loop(y2, b, ACT_RELU, D_NONE, spatial, kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_SCALE:
+            _conv_forward_loop(y2, b, ACT_RELU, D_SCALE, spatial, kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_COPY:
+            _conv_forward_loop(y2, b, ACT_RELU, D_COPY, spatial, kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_AFFINE:
+            _conv_forward_loop(y2, b, ACT_RELU, D_AFFINE, spatial,
+                               kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_GAUSS:
+            _conv_forward_loop(y2, b, ACT_RELU, D_GAUSS, spatial, kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_MULT:
+            _conv_forward_loop(y2, b, ACT_RELU, D_MULT, spatial, kb8, f, s, beta, dval, zero, a, y)
+    elif act == ACT_SELU:
+        if mode == D_NONE:
+            _conv_forward_loop(y2, b, ACT_SELU, D_NONE, spatial, kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_SCALE:
+            _conv_forward_loop(y2, b, ACT_SELU, D_SCALE, spatial, kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_COPY:
+            _conv_forward_loop(y2, b, ACT_SELU, D_COPY, spatial, kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_AFFINE:
+            _conv_forward_loop(y2, b, ACT_SELU, D_AFFINE, spatial,
+                               kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_GAUSS:
+            _conv_forward_loop(y2, b, ACT_SELU, D_GAUSS, spatial, kb8, f, s, beta, dval, zero, a, y)
+        elif mode == D_MULT:
+            _conv_forward_loop(y2, b, ACT_SELU, D_MULT, spatial, kb8, f, s, beta, dval, zero, a, y)
+
+
+@njit(cache=True, error_model="numpy")
+def conv_backward(dy, a, act, mode, spatial, kb8, f, s, zero, dz, dy2, db):
+    """Fused backward of a conv layer (see _conv_backward_loop)."""
+    if act == ACT_NONE:
+        if mode == D_NONE:
+            _conv_backward_loop(dy, a, ACT_NONE, D_NONE, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_SCALE:
+            _conv_backward_loop(dy, a, ACT_NONE, D_SCALE, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_COPY:
+            _conv_backward_loop(dy, a, ACT_NONE, D_COPY, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_AFFINE:
+            _conv_backward_loop(dy, a, ACT_NONE, D_AFFINE, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_GAUSS:
+            _conv_backward_loop(dy, a, ACT_NONE, D_GAUSS, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_MULT:
+            _conv_backward_loop(dy, a, ACT_NONE, D_MULT, spatial, kb8, f, s, zero, dz, dy2, db)
+    elif act == ACT_RELU:
+        if mode == D_NONE:
+            _conv_backward_loop(dy, a, ACT_RELU, D_NONE, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_SCALE:
+            _conv_backward_loop(dy, a, ACT_RELU, D_SCALE, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_COPY:
+            _conv_backward_loop(dy, a, ACT_RELU, D_COPY, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_AFFINE:
+            _conv_backward_loop(dy, a, ACT_RELU, D_AFFINE, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_GAUSS:
+            _conv_backward_loop(dy, a, ACT_RELU, D_GAUSS, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_MULT:
+            _conv_backward_loop(dy, a, ACT_RELU, D_MULT, spatial, kb8, f, s, zero, dz, dy2, db)
+    elif act == ACT_SELU:
+        if mode == D_NONE:
+            _conv_backward_loop(dy, a, ACT_SELU, D_NONE, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_SCALE:
+            _conv_backward_loop(dy, a, ACT_SELU, D_SCALE, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_COPY:
+            _conv_backward_loop(dy, a, ACT_SELU, D_COPY, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_AFFINE:
+            _conv_backward_loop(dy, a, ACT_SELU, D_AFFINE, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_GAUSS:
+            _conv_backward_loop(dy, a, ACT_SELU, D_GAUSS, spatial, kb8, f, s, zero, dz, dy2, db)
+        elif mode == D_MULT:
+            _conv_backward_loop(dy, a, ACT_SELU, D_MULT, spatial, kb8, f, s, zero, dz, dy2, db)
