@@ -16,12 +16,11 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
-from ..results.inference import welch_relative
 from ..results.stats import steps_to_target
 from . import diff as D
 from .claims.accuracy import PLACES
 from .claims.common import choose, distinct, rows_of
-from .claims.other import timing_values
+from .claims.other import step_change
 
 # Greydanus (2020), "Scaling down deep learning", MNIST-1D test accuracy (%); and the
 # reference notebook's figures at 6000 steps
@@ -99,16 +98,17 @@ def cost(run) -> Finding | None:
         on = by_p.get(p)
         if off is None or on is None:
             continue
-        va, vb = timing_values(run, on), timing_values(run, off)
-        rel = welch_relative(va, vb) if va and vb else None
+        rel = step_change(run, on, off)
         per_step = "-" if rel is None else f"{100 * rel[0]:+.1f} ± {100 * rel[1]:.1f}%"
         rows.append([MODEL_NAMES.get(model, model), f"p = {p:g}", per_step,
                      _steps(run, on, target), _steps(run, off, target)])
     return Finding("cost", "The cost of dropout (every hidden layer, the recommended rate)",
                    ["model", "rate", "time per step vs no dropout", "steps to target",
                     "without dropout"], rows,
-                   ["time per step: pyperf, one thread (95% CI, Welch); steps to target: "
-                    "mean over the runs that reached it, and how many did"])
+                   ["time per step: T2's cost ratio, CPU time with the arms interleaved in one "
+                    "process, one thread (95% CI; pyperf's values and Welch where the run has "
+                    "no cost task); steps to target: mean over the runs that reached it, and "
+                    "how many did"])
 
 
 def _model_rows(run, model):

@@ -166,10 +166,6 @@ def fmt_size(n: int) -> str:
     return f"2^{k}" if n == 1 << k else str(n)
 
 
-def fmt_ratio(v: float | None, digits: int = 2) -> str:
-    return "" if v is None else f"{v:.{digits}f}"
-
-
 COLUMNS = ("kernel", "size", "p", "Gelem/s", "median", "us/call", "B/elem", "GB/s",
            "share of ceiling", "share (median)", "vs numpy", "vs torch", "spread")
 PER_CALL_BELOW = 1 << 17  # sizes whose per-call time is shown (us)
@@ -243,17 +239,3 @@ def markdown(manifest: dict, rows: list[Row]) -> str:
     out += ["", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     out += ["| " + " | ".join(c) + " |" for c in table_cells(rows)]
     return "\n".join(out) + "\n"
-
-
-def rich_table(manifest: dict, rows: list[Row], title: str = "fastdrop kernels",
-               title_justify: str = "center"):
-    from rich.table import Table
-
-    table = Table(title=title, caption="\n".join(header_lines(manifest, rows)),
-                  caption_justify="left", title_justify=title_justify)
-    for col in COLUMNS:
-        table.add_column(col, justify="left" if col == "kernel" else "right",
-                         style="bold" if col == "share of ceiling" else None)
-    for r, cells in zip(rows, table_cells(rows), strict=True):
-        table.add_row(*cells, style="green" if r.impl == "fastdrop" else None)
-    return table

@@ -45,6 +45,12 @@ def synthetic_run(effect=lambda cfg: {}, seeds: int = 10, noise: float = 0.004,
             rec["metrics"] = {"step_time": {"n": 3, "median": rec["values"][1],
                                             "min": rec["values"][0], "max": rec["values"][2],
                                             "spread": 0.02}}
+        elif task["kind"] == "cost":  # T2's interleaved ratio (fastdrop.bench.tasks.cost_task)
+            m = 1.0 + e.get("time", 0.0)
+            ratio = {"n": 20, "mean": m, "sd": 0.01, "ci": 0.005}
+            rec["metrics"] = {"cost_ratio": ratio, "cost_ratio_wall": dict(ratio),
+                              "over_floor": {"n": 20, "mean": 1.2, "sd": 0.05, "ci": 0.02},
+                              "rounds": 20}
         elif task["kind"] == "probe":
             rec["metrics"] = {"parameters": 1000, "units": 100, "active_units": 100 * (
                 1 - cfg["dropout"]), "examples": 1000}

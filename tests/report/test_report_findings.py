@@ -41,3 +41,25 @@ def test_recommended_rate_cost_placement_and_anchors():
 
 def test_no_findings_without_tables():
     assert key_findings(Run(path=".", results={"tables": {}}, manifest={})) == []
+
+
+def test_step_change_reads_t2_interleaved_ratio_before_pyperf():
+    """Claim 2 and the cost finding use T2's interleaved cost ratio where the run has it:
+    against p = 0 the ratio itself, between two dropping arms the ratio of ratios (delta
+    method CI); a row without a cost ratio falls back to pyperf's values (none here)."""
+    from fastdrop.report.claims.other import step_change
+
+    def row(p, mean=None, ci=None):
+        values = {} if mean is None else {"cost_ratio": {"n": 20, "mean": mean, "sd": 0.0,
+                                                         "ci": ci}}
+        return {"labels": {"dropout": p}, "values": values, "runs": []}
+
+    class NoRecords:
+        records = {}
+
+    r, h, how = step_change(NoRecords(), row(0.5, 1.2, 0.02), row(0.0))
+    assert (round(r, 12), round(h, 12), how) == (0.2, 0.02, "interleaved CPU time")
+    r, h, _ = step_change(NoRecords(), row(0.9, 1.32, 0.03), row(0.5, 1.2, 0.02))
+    assert abs(r - 0.1) < 1e-12
+    assert abs(h - 1.1 * ((0.03 / 1.32) ** 2 + (0.02 / 1.2) ** 2) ** 0.5) < 1e-12
+    assert step_change(NoRecords(), row(0.5), row(0.0)) is None

@@ -8,8 +8,6 @@ import dataclasses
 from .. import diff as D
 from .verdicts import MISSING, UNCLEAR, Check, combine, decide
 
-ARTICLE = "the article (source-article.txt; dataset unstated)"
-
 
 @dataclasses.dataclass
 class Claim:
@@ -110,7 +108,3 @@ def paired_check(run, cond: str, a: dict | None, b: dict | None, key: str,
 def _margin(key: str) -> str:
     m, _, scale, unit = D.MEASURES[key]
     return f"{m * scale:g} {unit}".strip()
-
-
-def label_of(row: dict, *axes) -> str:
-    return ", ".join(f"{row['labels'].get(a)}" for a in axes)

@@ -101,8 +101,3 @@ def combine(checks: list[Check]) -> tuple[str, str]:
 
 def _named(c: Check) -> str:
     return f"{c.condition} ({c.effect})" if c.effect else c.condition
-
-
-def sub_verdict(checks: list[Check]) -> str:
-    """The verdict a group of checks would give as a claim (for one model's group)."""
-    return combine(checks)[0]
