@@ -14,7 +14,7 @@ from torch import Tensor
 
 from fastdrop import _validate as v
 
-from . import ops
+from . import host, ops
 from .functional import dropout
 
 _STATE = ("seed", "offset")
@@ -62,10 +62,14 @@ class Dropout(torch.nn.Module):
             y = self._call(xb, ops.to_u64(self.seed), ops.to_u64(self.offset))
             self.offset.add_(1)
         else:  # the common case: p and variant were checked in __init__
-            ops.check_tensor(xb)
-            y = ops.EagerDropout.apply(xb, self.p, ops.to_u64(self.seed),
-                                       ops.to_u64(self.offset), self.variant,
-                                       self.store_mask, self.inplace)[0]
+            seed, offset = ops.to_u64(self.seed), ops.to_u64(self.offset)
+            if host.takes(xb):  # contiguous CPU tensor: the kernels called directly
+                y = host.HostDropout.apply(xb, self.p, seed, offset, self.variant,
+                                           self.store_mask, self.inplace)
+            else:
+                ops.check_tensor(xb)
+                y = ops.EagerDropout.apply(xb, self.p, seed, offset, self.variant,
+                                           self.store_mask, self.inplace)[0]
             self.offset.add_(1)  # int64 wraps like the uint64 it holds
         return y if xb is x else y.view(x.shape)
 
