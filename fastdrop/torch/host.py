@@ -43,19 +43,23 @@ def forward(x: Tensor, p: float, seed: int, offset: int, variant: str, store_mas
     """(y, mask tensor or the empty one, plan). y is x itself when inplace."""
     if variant == "spatial":
         v.check_spatial_shape(x.shape, variant, "x")
-    plan = make_plan(x.shape, NUMPY_DTYPES[x.dtype], p, seed, offset, variant)
-    y = x if inplace else torch.empty_like(x)
-    if not plan.n:
-        return y, _NO_MASK, plan
-    xf, yf = _flat(x), _flat(y)
-    if variant == "gaussian":
-        cpu.forward(xf, yf, None, plan)
+    dtype = NUMPY_DTYPES[x.dtype]
+    plan = make_plan(x.shape, dtype, p, seed, offset, variant)
+    xf = _flat(x)
+    if inplace:
+        y, yf = x, xf
+    else:  # numpy allocates, torch wraps: cheaper than torch.empty_like + .numpy()
+        yn = np.empty(x.shape, dtype)
+        y, yf = torch.from_numpy(yn), yn.reshape(-1)
+    if not plan.n or variant == "gaussian":
+        if plan.n:
+            cpu.forward(xf, yf, None, plan)
         return y, _NO_MASK, plan
     if variant == "spatial" or store_mask:
         # spatial needs its channel mask to select channels even when it is not kept
-        mask = torch.empty(plan.nbytes, dtype=torch.uint8)
-        cpu.forward(xf, yf, mask.numpy(), plan)
-        return y, mask if store_mask else _NO_MASK, plan
+        mask = np.empty(plan.nbytes, np.uint8)
+        cpu.forward(xf, yf, mask, plan)
+        return y, torch.from_numpy(mask) if store_mask else _NO_MASK, plan
     # element variants without a kept mask: the fused kernel with its mask store off (the
     # entry cpu.backward uses to regenerate; backward=False selects the forward's values)
     cpu._elementwise(xf, yf, None, False, plan, backward=False)
@@ -66,10 +70,11 @@ def backward(dy: Tensor, mask: Tensor, plan) -> Tensor:
     """dx from dy: selected by the stored mask, or with the mask regenerated (empty mask)."""
     if not dy.is_contiguous():  # e.g. the expanded ones of .sum().backward()
         dy = dy.contiguous()
-    dx = torch.empty_like(dy)
+    dxn = np.empty(dy.shape, NUMPY_DTYPES[dy.dtype])
     if plan.n:
-        cpu.backward(_flat(dy), _flat(dx), mask.numpy() if mask.numel() else None, plan)
-    return dx
+        cpu.backward(_flat(dy), dxn.reshape(-1), mask.numpy() if mask.numel() else None,
+                     plan)
+    return torch.from_numpy(dxn)
 
 
 class HostDropout(torch.autograd.Function):
