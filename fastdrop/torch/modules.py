@@ -77,7 +77,7 @@ class Dropout(torch.nn.Module):
     def _words(self) -> tuple[int, int]:
         """(seed, offset) as uint64 ints, advancing the offset buffer by one: read and
         written through 0-dim numpy views of the buffers (1 us against 3 for int(tensor)
-        twice and add_, NOTES.md), re-made whenever a buffer object is replaced."""
+        twice and add_, NOTES.md), re-made when a buffer object is replaced or after _apply."""
         seed_t, off_t = self._buffers["seed"], self._buffers["offset"]
         views = self._views
         if views is None or views[0] is not seed_t or views[1] is not off_t:
@@ -102,6 +102,7 @@ class Dropout(torch.nn.Module):
         state = {k: self._buffers[k] for k in _STATE}
         super()._apply(fn, recurse)
         self._buffers.update(state)  # seed and offset stay host integers
+        self._views = None  # fn may have moved their storage in place (share_memory)
         return self
 
     def extra_repr(self) -> str:

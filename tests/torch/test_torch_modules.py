@@ -152,6 +152,9 @@ def test_copies_and_replaced_buffers_keep_their_own_sequence():
     a.load_state_dict({"seed": torch.tensor(-1), "offset": torch.tensor(-1)})
     np.testing.assert_array_equal(a(x).numpy(), _ref(x, 0.5, 2**64 - 1, 2**64 - 1))
     assert int(a.offset) == 0  # wrapped, as the uint64 does
+    a.share_memory()  # the same buffer objects over new storage
+    a(x)
+    assert int(a.offset) == 1
 
 
 @pytest.mark.parametrize("store_mask", [True, False])
