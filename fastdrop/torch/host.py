@@ -3,8 +3,8 @@
 fastdrop.dropout validates p, seed, offset, variant, dtype and `out` on every call and
 wraps its numpy results in tensors; here the caller has checked p and variant once (a
 module in __init__) and the tensor is known to be a contiguous float32/float64 CPU tensor,
-so a call is: the Plan (cached per shape, dtype, p and variant in kernels/plan.py), y as a
-torch tensor whose numpy view the kernel writes, the packed mask likewise, and the
+so a call is: the Plan (cached per shape, dtype, p and variant in kernels/plan.py), y and
+the packed mask as numpy arrays the kernel writes and torch.from_numpy wraps, and the
 kernel. Same Plan, same kernels as fastdrop.dropout: the same bits (tests/torch).
 Measured against the general path in NOTES.md (fastdrop.torch section).
 """
