@@ -7,7 +7,7 @@ from torch import Tensor
 
 from fastdrop import _validate as v
 
-from . import ops
+from . import host, ops
 
 
 def dropout(
@@ -44,6 +44,8 @@ def dropout(
     if torch._C._are_functorch_transforms_active():
         y = ops.TransformDropout.apply(x, p, seed, offset, variant, store_mask)[0]
         return x.copy_(y) if inplace else y
+    if host.takes(x):
+        return host.HostDropout.apply(x, p, seed, offset, variant, store_mask, inplace)
     return ops.EagerDropout.apply(x, p, seed, offset, variant, store_mask, inplace)[0]
 
 

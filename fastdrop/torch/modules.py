@@ -14,10 +14,11 @@ from torch import Tensor
 
 from fastdrop import _validate as v
 
-from . import ops
+from . import host, ops
 from .functional import dropout
 
 _STATE = ("seed", "offset")
+_U64_MAX = (1 << 64) - 1
 
 
 def _draw_seed() -> int:
@@ -47,6 +48,7 @@ class Dropout(torch.nn.Module):
         seed = _draw_seed() if seed is None else v.check_uint64("seed", seed)
         self.register_buffer("seed", torch.tensor(ops.to_i64(seed), dtype=torch.int64))
         self.register_buffer("offset", torch.zeros((), dtype=torch.int64))
+        self._views = None  # numpy views of seed and offset for the eager path (_words)
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training:
@@ -62,12 +64,32 @@ class Dropout(torch.nn.Module):
             y = self._call(xb, ops.to_u64(self.seed), ops.to_u64(self.offset))
             self.offset.add_(1)
         else:  # the common case: p and variant were checked in __init__
-            ops.check_tensor(xb)
-            y = ops.EagerDropout.apply(xb, self.p, ops.to_u64(self.seed),
-                                       ops.to_u64(self.offset), self.variant,
-                                       self.store_mask, self.inplace)[0]
-            self.offset.add_(1)  # int64 wraps like the uint64 it holds
+            seed, offset = self._words()
+            if host.takes(xb):  # contiguous CPU tensor: the kernels called directly
+                y = host.HostDropout.apply(xb, self.p, seed, offset, self.variant,
+                                           self.store_mask, self.inplace)
+            else:
+                ops.check_tensor(xb)
+                y = ops.EagerDropout.apply(xb, self.p, seed, offset, self.variant,
+                                           self.store_mask, self.inplace)[0]
         return y if xb is x else y.view(x.shape)
+
+    def _words(self) -> tuple[int, int]:
+        """(seed, offset) as uint64 ints, advancing the offset buffer by one: read and
+        written through 0-dim numpy views of the buffers (1 us against 3 for int(tensor)
+        twice and add_, NOTES.md), re-made when a buffer object is replaced or after _apply."""
+        seed_t, off_t = self._buffers["seed"], self._buffers["offset"]
+        views = self._views
+        if views is None or views[0] is not seed_t or views[1] is not off_t:
+            views = self._views = (seed_t, off_t, seed_t.numpy(), off_t.numpy())
+        off = views[3]
+        offset = int(off) & _U64_MAX
+        off += 1  # int64 wraps like the uint64 it holds
+        return int(views[2]) & _U64_MAX, offset
+
+    def __getstate__(self):
+        # the views are of this object's buffers: a copy or unpickled module makes its own
+        return {**super().__getstate__(), "_views": None}
 
     def _call(self, x, seed, offset):
         return dropout(x, self.p, True, seed=seed, offset=offset, variant=self.variant,
@@ -80,6 +102,7 @@ class Dropout(torch.nn.Module):
         state = {k: self._buffers[k] for k in _STATE}
         super()._apply(fn, recurse)
         self._buffers.update(state)  # seed and offset stay host integers
+        self._views = None  # fn may have moved their storage in place (share_memory)
         return self
 
     def extra_repr(self) -> str:

@@ -210,7 +210,8 @@ dropout_op.register_autograd(_backward_of_forward, setup_context=_setup_forward)
 dropout_backward_op.register_autograd(_backward_of_backward, setup_context=_setup_backward)
 
 
-# ---- eager mode: the same kernels through an autograd.Function (less dispatch) ----
+# ---- eager mode: the same kernels through an autograd.Function (less dispatch); a
+# ---- contiguous CPU tensor takes the lighter host.HostDropout instead ----
 
 
 class EagerDropout(torch.autograd.Function):

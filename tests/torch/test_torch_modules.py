@@ -136,3 +136,32 @@ def test_import_fastdrop_does_not_import_torch():
 
     code = "import sys, fastdrop; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_copies_and_replaced_buffers_keep_their_own_sequence():
+    """The eager path reads seed/offset through views of the buffers: a deep copy, a
+    reloaded state or a replaced buffer must be read afresh, never through stale views."""
+    x = torch.randn(8, 9)
+    a = fdt.Dropout(0.5, seed=7)
+    a(x)
+    b = copy.deepcopy(a)
+    np.testing.assert_array_equal(b(x).numpy(), _ref(x, 0.5, 7, 1))
+    assert int(a.offset) == 1 and int(b.offset) == 2
+    a.offset = torch.tensor(5)  # a new buffer object
+    np.testing.assert_array_equal(a(x).numpy(), _ref(x, 0.5, 7, 5))
+    a.load_state_dict({"seed": torch.tensor(-1), "offset": torch.tensor(-1)})
+    np.testing.assert_array_equal(a(x).numpy(), _ref(x, 0.5, 2**64 - 1, 2**64 - 1))
+    assert int(a.offset) == 0  # wrapped, as the uint64 does
+    a.share_memory()  # the same buffer objects over new storage
+    a(x)
+    assert int(a.offset) == 1
+
+
+@pytest.mark.parametrize("store_mask", [True, False])
+def test_empty_and_strided_input(store_mask):
+    layer = fdt.Dropout(0.5, seed=3, store_mask=store_mask)
+    x = torch.randn(0, 4, requires_grad=True)
+    layer(x).sum().backward()
+    assert x.grad.shape == (0, 4)
+    xt = torch.randn(9, 7).t()  # non-contiguous: the general path, the same bits
+    np.testing.assert_array_equal(layer(xt).numpy(), _ref(xt.contiguous(), 0.5, 3, 1))
