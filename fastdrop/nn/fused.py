@@ -33,6 +33,7 @@ from .fused_loops import (
     ACT_NONE,
     ACT_RELU,
     ACT_SELU,
+    CH,
     D_AFFINE,
     D_COPY,
     D_GAUSS,
@@ -162,7 +163,7 @@ class FusedTail:
         kb8, words, mask, f = _EMPTY_U8, _EMPTY_U64, _EMPTY_U8, _EMPTY_F[dt.char]
         if mode in (D_SCALE, D_COPY, D_AFFINE):
             kb8 = lay.buffer("keep" + tag, (8 * calls,), np.uint8)
-            words = lay.buffer("words" + tag, (2 * calls,), np.uint64)
+            words = lay.buffer("words" + tag, (2 * CH,), np.uint64)
             if self.drop.store_mask:
                 mask = lay.buffer("mask" + tag, (calls,), np.uint8)
         elif mode == D_GAUSS:

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..kernels._numba_ext import M32, U64, philox_lazy
+from ..kernels._numba_ext import M32, U64, keep_byte, philox_lazy, prefer_512
 from .loops import SELU_ALPHA, SELU_LAMBDA
 
 ACT_NONE, ACT_RELU, ACT_SELU = 0, 1, 2
@@ -26,7 +26,6 @@ D_NONE, D_SCALE, D_COPY, D_AFFINE, D_GAUSS, D_MULT = range(6)
 
 _S32 = U64(32)
 _S56 = U64(56)
-_GATHER = U64(0x0102040810204080)  # 8 bytes of 0/1 -> 8 bits in the top byte
 _SPREAD = U64(0x0101010101010101)  # a byte copied into all 8 bytes
 _BITSEL = U64(0x8040201008040201)  # byte j keeps bit j
 
@@ -35,31 +34,57 @@ _BITSEL = U64(0x8040201008040201)  # byte j keeps bit j
 # ---------------------------------------------------------------------------------------
 
 
+CH = 64  # Philox calls (= mask bytes) per chunk of draw_mask, as kernels/cpu.py's CH
+
+
+@njit(inline="always")
+def _philox_chunk(w64, cb, k0, k1, o0, o1):
+    """Philox words of calls cb .. cb+CH-1 into w64 (2*CH uint64; viewed as uint16, the
+    16-bit uniform of each mask entry in entry order). Two independent calls per iteration
+    give the core two dependency chains, as kernels/cpu.py's _words (a private helper
+    there, hence this copy)."""
+    half = CH // 2
+    for k in range(half):
+        c = U64(cb + k)
+        d = U64(cb + k + half)
+        r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
+        q0, q1, q2, q3 = philox_lazy(d & M32, d >> _S32, o0, o1, k0, k1)
+        w64[2 * k] = r0 | (r1 << _S32)
+        w64[2 * k + 1] = r2 | (r3 << _S32)
+        w64[2 * (k + half)] = q0 | (q1 << _S32)
+        w64[2 * (k + half) + 1] = q2 | (q3 << _S32)
+
+
 @njit(cache=True, error_model="numpy")
-def keep_bytes(kb8, nbits, t, key0, key1, off0, off1, w64):
-    """kb8[m] = 1 where mask entry m is kept (m < nbits), 0 on the padding to a multiple
-    of 8. w64: scratch of 2 * ceil(nbits / 8) uint64 (one Philox call per 8 entries)."""
+def draw_mask(kb8, nbits, t, key0, key1, off0, off1, w64, mask):
+    """Keep bytes kb8 (nonzero where mask entry m < nbits is kept, 0 on the padding to a
+    multiple of 8) and, unless `mask` is empty (a regenerated mask), the packed mask.
+
+    The technique of kernels/cpu.py: per chunk of CH calls, Philox with 512-bit vectors
+    where AVX-512 exists (prefer_512), then one compare + movemask per 8 entries
+    (keep_byte) gives the mask byte, spread to its 8 keep bytes by one multiply.
+    w64: scratch of 2*CH uint64."""
+    prefer_512()
     k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
     calls = (nbits + 7) // 8
-    for c in range(calls):
-        cc = U64(c)
-        r0, r1, r2, r3 = philox_lazy(cc & M32, cc >> _S32, o0, o1, k0, k1)
-        w64[2 * c] = r0 | (r1 << _S32)
-        w64[2 * c + 1] = r2 | (r3 << _S32)
-    u16 = w64[: 2 * calls].view(np.uint16)  # the 16-bit uniform of entry m is u16[m]
     t32 = np.int32(t)
-    for m in range(nbits):
-        kb8[m] = np.int32(u16[m]) >= t32
-    for m in range(nbits, 8 * calls):
-        kb8[m] = 0
-
-
-@njit(cache=True, error_model="numpy")
-def pack(kb8, mask):
-    """Packed mask (SPEC.md layout) of the keep bytes: 8 bytes -> 1 by one multiply."""
-    kb64 = kb8[: 8 * mask.size].view(np.uint64)
-    for c in range(mask.size):
-        mask[c] = np.uint8((kb64[c] * _GATHER) >> _S56)
+    u16 = w64.view(np.uint16)
+    kb64 = kb8[: 8 * calls].view(np.uint64)
+    store = mask.size != 0
+    for cb in range(0, calls, CH):
+        _philox_chunk(w64, cb, k0, k1, o0, o1)
+        for k in range(min(CH, calls - cb)):
+            byte = keep_byte(u16, 8 * k, t32)
+            kb64[cb + k] = (U64(byte) * _SPREAD) & _BITSEL
+            if store:
+                mask[cb + k] = byte
+    rest = nbits - 8 * (calls - 1)
+    if calls and rest < 8:  # the last, partial byte: padding entries are not kept
+        byte = np.uint8(mask[calls - 1] if store else 0)
+        keep = U64((1 << rest) - 1)
+        kb64[calls - 1] &= (keep * _SPREAD) & _BITSEL
+        if store:
+            mask[calls - 1] = byte & np.uint8(keep)
 
 
 @njit(cache=True, error_model="numpy")
@@ -68,14 +93,6 @@ def unpack(mask, kb8):
     kb64 = kb8[: 8 * mask.size].view(np.uint64)
     for c in range(mask.size):
         kb64[c] = (U64(mask[c]) * _SPREAD) & _BITSEL
-
-
-@njit(cache=True, error_model="numpy")
-def draw_mask(kb8, nbits, t, key0, key1, off0, off1, w64, mask):
-    """keep_bytes, then pack into `mask` unless it is empty (a regenerated mask): one call."""
-    keep_bytes(kb8, nbits, t, key0, key1, off0, off1, w64)
-    if mask.size:
-        pack(kb8, mask)
 
 
 @njit(cache=True, error_model="numpy")
