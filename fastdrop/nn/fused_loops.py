@@ -1,5 +1,5 @@
-"""Numba loops of the fused layers (fused.py): SPEC.md's keep mask and Gaussian factors,
-and the fused element passes of dense (B, F) and conv (GEMM rows -> (B, C, L)) layers.
+"""Numba loops of the fused layers (fused.py): the fused element passes of dense (B, F)
+and conv (GEMM rows -> (B, C, L)) layers. The mask and Gaussian draws are in fused_draw.py.
 
 Each element pass is written once as an inlined loop and compiled once per (activation,
 dropout mode) pair through the entry points at the end, where both are constants: LLVM
@@ -12,110 +12,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import njit
 
-from ..kernels._numba_ext import M32, U64, keep_byte, philox_lazy, prefer_512
 from .loops import SELU_ALPHA, SELU_LAMBDA
 
 ACT_NONE, ACT_RELU, ACT_SELU = 0, 1, 2
 # what a kept element becomes: x*s (inverted, spatial), x (standard), a*x + b (alpha),
 # x*f (gaussian, f = 1 + sigma*z), x*s always (standard at inference); NONE: no dropout
 D_NONE, D_SCALE, D_COPY, D_AFFINE, D_GAUSS, D_MULT = range(6)
-
-
-_S32 = U64(32)
-_S56 = U64(56)
-_SPREAD = U64(0x0101010101010101)  # a byte copied into all 8 bytes
-_BITSEL = U64(0x8040201008040201)  # byte j keeps bit j
-
-# ---------------------------------------------------------------------------------------
-# the mask and the Gaussian factor
-# ---------------------------------------------------------------------------------------
-
-
-CH = 64  # Philox calls (= mask bytes) per chunk of draw_mask, as kernels/cpu.py's CH
-
-
-@njit(inline="always")
-def _philox_chunk(w64, cb, k0, k1, o0, o1):
-    """Philox words of calls cb .. cb+CH-1 into w64 (2*CH uint64; viewed as uint16, the
-    16-bit uniform of each mask entry in entry order). Two independent calls per iteration
-    give the core two dependency chains, as kernels/cpu.py's _words (a private helper
-    there, hence this copy)."""
-    half = CH // 2
-    for k in range(half):
-        c = U64(cb + k)
-        d = U64(cb + k + half)
-        r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
-        q0, q1, q2, q3 = philox_lazy(d & M32, d >> _S32, o0, o1, k0, k1)
-        w64[2 * k] = r0 | (r1 << _S32)
-        w64[2 * k + 1] = r2 | (r3 << _S32)
-        w64[2 * (k + half)] = q0 | (q1 << _S32)
-        w64[2 * (k + half) + 1] = q2 | (q3 << _S32)
-
-
-@njit(cache=True, error_model="numpy")
-def draw_mask(kb8, nbits, t, key0, key1, off0, off1, w64, mask):
-    """Keep bytes kb8 (nonzero where mask entry m < nbits is kept, 0 on the padding to a
-    multiple of 8) and, unless `mask` is empty (a regenerated mask), the packed mask.
-
-    The technique of kernels/cpu.py: per chunk of CH calls, Philox with 512-bit vectors
-    where AVX-512 exists (prefer_512), then one compare + movemask per 8 entries
-    (keep_byte) gives the mask byte, spread to its 8 keep bytes by one multiply.
-    w64: scratch of 2*CH uint64."""
-    prefer_512()
-    k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
-    calls = (nbits + 7) // 8
-    t32 = np.int32(t)
-    u16 = w64.view(np.uint16)
-    kb64 = kb8[: 8 * calls].view(np.uint64)
-    store = mask.size != 0
-    for cb in range(0, calls, CH):
-        _philox_chunk(w64, cb, k0, k1, o0, o1)
-        for k in range(min(CH, calls - cb)):
-            byte = keep_byte(u16, 8 * k, t32)
-            kb64[cb + k] = (U64(byte) * _SPREAD) & _BITSEL
-            if store:
-                mask[cb + k] = byte
-    rest = nbits - 8 * (calls - 1)
-    if calls and rest < 8:  # the last, partial byte: padding entries are not kept
-        byte = np.uint8(mask[calls - 1] if store else 0)
-        keep = U64((1 << rest) - 1)
-        kb64[calls - 1] &= (keep * _SPREAD) & _BITSEL
-        if store:
-            mask[calls - 1] = byte & np.uint8(keep)
-
-
-@njit(cache=True, error_model="numpy")
-def unpack(mask, kb8):
-    """Keep bytes (nonzero = kept) of a packed mask."""
-    kb64 = kb8[: 8 * mask.size].view(np.uint64)
-    for c in range(mask.size):
-        kb64[c] = (U64(mask[c]) * _SPREAD) & _BITSEL
-
-
-@njit(cache=True, error_model="numpy")
-def gaussian_factors(f, sigma, key0, key1, off0, off1):
-    """f[i] = 1 + sigma*z_i rounded to f's dtype: SPEC.md's Box-Muller on Philox call i // 4."""
-    k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
-    n = f.size
-    two32 = 4294967296.0
-    for m in range((n + 3) // 4):
-        c = U64(m)
-        r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
-        for pair in range(2):
-            ra = r0 if pair == 0 else r2
-            rb = r1 if pair == 0 else r3
-            u1 = (float(ra) + 0.5) / two32
-            u2 = float(rb) / two32
-            radius = math.sqrt(-2.0 * math.log(u1))
-            angle = 2.0 * math.pi * u2
-            for h in range(2):
-                i = 4 * m + 2 * pair + h
-                if i < n:
-                    z = radius * math.cos(angle) if h == 0 else radius * math.sin(angle)
-                    f[i] = 1.0 + sigma * z
 
 
 # ---------------------------------------------------------------------------------------
@@ -220,24 +124,37 @@ def _dense_backward_loop(dy, a, act, mode, kb8, f, s, zero, dz):
 @njit(inline="always")
 def _conv_forward_loop(y2, b, act, mode, spatial, kb8, f, s, beta, dval, zero, a, y):
     """a[n, c, l] = act(y2[n*L + l, c] + b[c]); y = dropout(a). The mask entry of
-    element (n, c, l) is its flat index, or its channel n*C + c when spatial."""
+    element (n, c, l) is its flat index, or its channel n*C + c when spatial.
+
+    Element dropout runs as a second, flat pass over a: the first pass reads the GEMM rows
+    transposed (stride C), which does not vectorise, while the flat one does, as the dense
+    pass (10^4 - 5*10^4 elements: a stays in L1/L2 between the two; NOTES.md)."""
     B, C, L = a.shape
     for n in range(B):
         for c in range(C):
             bc = b[c]
             ch = n * C + c
             for l in range(L):
-                i = ch * L + l
-                m = ch if spatial else i
                 a[n, c, l] = _act(y2[n * L + l, c] + bc, act, zero)
-                y[n, c, l] = _drop(a[n, c, l], kb8, m, f, i, mode, s, beta, dval, zero)
+                if spatial:
+                    y[n, c, l] = _drop(a[n, c, l], kb8, ch, f, 0, mode, s, beta, dval, zero)
+    if mode != D_NONE and not spatial:
+        af, yf = a.reshape(a.size), y.reshape(y.size)
+        for i in range(af.size):
+            yf[i] = _drop(af[i], kb8, i, f, i, mode, s, beta, dval, zero)
 
 
 @njit(inline="always")
 def _conv_backward_loop(dy, a, act, mode, spatial, kb8, f, s, zero, dz, dy2, db):
     """dz = act'(a) * dropout'(dy) written as GEMM rows dy2[n*L + l, c], and db[c] = the
-    sum of dz over n, l (in loops.ncl_to_rows' order). dz: (B, C, L) scratch."""
+    sum of dz over n, l (in loops.ncl_to_rows' order). dz: (B, C, L) scratch, computed
+    by a flat pass (it vectorises; see _conv_forward_loop) unless spatial."""
     B, C, L = dy.shape
+    if not spatial:
+        dyf, af, dzf = dy.reshape(dy.size), a.reshape(a.size), dz.reshape(dz.size)
+        for i in range(dzf.size):
+            dzf[i] = _drop_grad(dyf[i], kb8, i, f, i, mode, s, zero)
+            dzf[i] = _act_grad(dzf[i], af[i], act, zero)
     for c in range(C):
         db[c] = 0
     for n in range(B):
@@ -245,10 +162,9 @@ def _conv_backward_loop(dy, a, act, mode, spatial, kb8, f, s, zero, dz, dy2, db)
             ch = n * C + c
             acc = db[c]
             for l in range(L):
-                i = ch * L + l
-                m = ch if spatial else i
-                dz[n, c, l] = _drop_grad(dy[n, c, l], kb8, m, f, i, mode, s, zero)
-                dz[n, c, l] = _act_grad(dz[n, c, l], a[n, c, l], act, zero)
+                if spatial:
+                    dz[n, c, l] = _drop_grad(dy[n, c, l], kb8, ch, f, 0, mode, s, zero)
+                    dz[n, c, l] = _act_grad(dz[n, c, l], a[n, c, l], act, zero)
                 v = dz[n, c, l]
                 dy2[n * L + l, c] = v
                 acc += v
