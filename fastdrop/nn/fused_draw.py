@@ -11,11 +11,22 @@ import math
 import numpy as np
 from numba import njit
 
-from ..kernels._numba_ext import M32, U64, keep_byte, philox_lazy, prefer_512
+from ..kernels._numba_ext import (
+    AFFINE,
+    COPY,
+    M32,
+    SCALE,
+    U64,
+    keep_byte,
+    philox_lazy,
+    prefer_512,
+    select8,
+)
 from .fused_loops import (
     D_AFFINE,
     D_COPY,
     D_GAUSS,
+    D_NONE,
     D_SCALE,
     conv_backward,
     conv_forward,
@@ -86,6 +97,50 @@ def draw_mask(kb8, nbits, t, key0, key1, off0, off1, w64, mask):
 
 
 @njit(cache=True, error_model="numpy")
+def drop_flat(x, y, mode, s, beta, other, t, key0, key1, off0, off1, w64, mask):
+    """y = dropout(x) over flat x for the masked modes, drawing the mask as it goes: the
+    floor kernel's technique (kernels/cpu.py), per chunk Philox, then per 8 entries one
+    compare + movemask (keep_byte) whose byte selects the 8 outputs (select8) and is stored
+    into `mask` unless that is empty. No keep bytes are written: the forward does not need
+    them, and backward unpacks the mask (or draws it again). w64: scratch of 2*CH uint64.
+
+    Values are the fused loop's `_drop` (kept x*s, x, s*x + beta; dropped `other`: 0, or
+    alpha's dropped value), so bit for bit the same."""
+    prefer_512()
+    k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
+    n = x.size
+    nfull = n // 8  # mask bytes whose 8 entries all exist
+    t32 = np.int32(t)
+    u16 = w64.view(np.uint16)
+    store = mask.size != 0
+    for cb in range(0, (n + 7) // 8, CH):
+        _philox_chunk(w64, cb, k0, k1, o0, o1)
+        nb = min(CH, nfull - cb)
+        for k in range(nb):
+            byte = keep_byte(u16, 8 * k, t32)
+            if store:
+                mask[cb + k] = byte
+            if mode == D_SCALE:
+                select8(x, y, 8 * (cb + k), byte, s, beta, other, SCALE)
+            elif mode == D_COPY:
+                select8(x, y, 8 * (cb + k), byte, s, beta, other, COPY)
+            else:
+                select8(x, y, 8 * (cb + k), byte, s, beta, other, AFFINE)
+        e0 = 8 * (cb + nb)
+        if nb < CH and e0 < n:  # the last, partial mask byte; its padding bits are 0
+            byte = keep_byte(u16, 8 * nb, t32) & ((1 << (n - e0)) - 1)
+            if store:
+                mask[cb + nb] = byte
+            for e in range(e0, n):
+                v = x[e]
+                if mode == D_SCALE:
+                    v = v * s
+                elif mode == D_AFFINE:
+                    v = s * v + beta
+                y[e] = v if (byte >> (e - e0)) & 1 else other
+
+
+@njit(cache=True, error_model="numpy")
 def unpack(mask, kb8):
     """Keep bytes (nonzero = kept) of a packed mask."""
     kb64 = kb8[: 8 * mask.size].view(np.uint64)
@@ -145,9 +200,16 @@ def restore(mode, kb8, f, nbits, t, sigma, key0, key1, off0, off1, w64, mask):
 @njit(cache=True, error_model="numpy")
 def dense_forward_drawn(z, b, act, mode, kb8, f, s, beta, dval, zero, y,
                         nbits, t, sigma, key0, key1, off0, off1, w64, mask):
-    """draw, then dense_forward: one call from Python."""
-    draw(mode, kb8, f, nbits, t, sigma, key0, key1, off0, off1, w64, mask)
-    dense_forward(z, b, act, mode, kb8, f, s, beta, dval, zero, y)
+    """draw, then dense_forward: one call from Python. The masked modes run the activation
+    alone, then drop_flat (mask drawn and applied in one pass, no keep bytes)."""
+    if mode == D_SCALE or mode == D_COPY or mode == D_AFFINE:
+        dense_forward(z, b, act, D_NONE, kb8, f, s, beta, dval, zero, z)
+        drop_flat(z.reshape(z.size), y.reshape(y.size), mode, s, beta,
+                  dval if mode == D_AFFINE else zero, t,
+                  key0, key1, off0, off1, w64, mask)
+    else:
+        draw(mode, kb8, f, nbits, t, sigma, key0, key1, off0, off1, w64, mask)
+        dense_forward(z, b, act, mode, kb8, f, s, beta, dval, zero, y)
 
 
 @njit(cache=True, error_model="numpy")
@@ -161,9 +223,16 @@ def dense_backward_drawn(dy, a, act, mode, kb8, f, s, zero, dz,
 @njit(cache=True, error_model="numpy")
 def conv_forward_drawn(y2, b, act, mode, spatial, kb8, f, s, beta, dval, zero, a, y,
                        nbits, t, sigma, key0, key1, off0, off1, w64, mask):
-    """draw, then conv_forward: one call from Python."""
-    draw(mode, kb8, f, nbits, t, sigma, key0, key1, off0, off1, w64, mask)
-    conv_forward(y2, b, act, mode, spatial, kb8, f, s, beta, dval, zero, a, y)
+    """draw, then conv_forward: one call from Python. Element dropout in the masked modes:
+    the activation alone, then drop_flat, as dense_forward_drawn."""
+    if not spatial and (mode == D_SCALE or mode == D_COPY or mode == D_AFFINE):
+        conv_forward(y2, b, act, D_NONE, spatial, kb8, f, s, beta, dval, zero, a, a)
+        drop_flat(a.reshape(a.size), y.reshape(y.size), mode, s, beta,
+                  dval if mode == D_AFFINE else zero, t,
+                  key0, key1, off0, off1, w64, mask)
+    else:
+        draw(mode, kb8, f, nbits, t, sigma, key0, key1, off0, off1, w64, mask)
+        conv_forward(y2, b, act, mode, spatial, kb8, f, s, beta, dval, zero, a, y)
 
 
 @njit(cache=True, error_model="numpy")
