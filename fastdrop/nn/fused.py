@@ -13,12 +13,14 @@ forward writes the packed mask (1 bit per entry) or, with store_mask=False, noth
 backward regenerates the bits from (seed, offset). Gaussian has no mask: backward
 regenerates its factor 1 + sigma*z.
 
-One Numba call per layer and direction (fused_draw.py): forward draws the keep bytes
-(Philox in chunks, 512-bit where AVX-512 exists, one compare + movemask per 8 entries, as
-kernels/cpu.py) and the packed mask, then runs the fused element loop; backward unpacks
-the stored mask (or draws it again) and runs the backward loop. Single-threaded on
-purpose: the trainer's arrays (10^4 - 5*10^4 elements) are far below the size where a
-parallel region pays for waking threads (kernels/cpu.py: SERIAL_BELOW).
+One Numba call per layer and direction (fused_draw.py). Forward, for element masks
+(inverted, standard, alpha): bias + activation, then one pass that draws the mask the way
+kernels/cpu.py does (Philox in chunks, 512-bit where AVX-512 exists; one compare +
+movemask per 8 entries) and selects the 8 outputs with the same byte. Spatial draws its
+channel mask and Gaussian its factors first, then the fused loop runs. Backward unpacks
+the stored mask into keep bytes (or draws it again) and runs the fused backward loop.
+Single-threaded on purpose: the trainer's arrays (10^4 - 5*10^4 elements) are far below
+the size where a parallel region pays for waking threads (kernels/cpu.py: SERIAL_BELOW).
 """
 
 from __future__ import annotations
