@@ -13,10 +13,14 @@ forward writes the packed mask (1 bit per entry) or, with store_mask=False, noth
 backward regenerates the bits from (seed, offset). Gaussian has no mask: backward
 regenerates its factor 1 + sigma*z.
 
-One pass per stage, each a plain loop LLVM vectorises: Philox words -> keep bytes
-(compare) -> packed mask (gather multiply) -> the fused element loop. Single-threaded on
-purpose: the trainer's arrays (10^4 - 5*10^4 elements) are far below the size where a
-parallel region pays for waking threads (kernels/cpu.py: SERIAL_BELOW).
+One Numba call per layer and direction (fused_draw.py). Forward, for element masks
+(inverted, standard, alpha): bias + activation, then one pass that draws the mask the way
+kernels/cpu.py does (Philox in chunks, 512-bit where AVX-512 exists; one compare +
+movemask per 8 entries) and selects the 8 outputs with the same byte. Spatial draws its
+channel mask and Gaussian its factors first, then the fused loop runs. Backward unpacks
+the stored mask into keep bytes (or draws it again) and runs the fused backward loop.
+Single-threaded on purpose: the trainer's arrays (10^4 - 5*10^4 elements) are far below
+the size where a parallel region pays for waking threads (kernels/cpu.py: SERIAL_BELOW).
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ import numpy as np
 from .. import spec
 from .._validate import check_p, check_variant
 from ..kernels.plan import make_plan
+from .fused_draw import (
+    CH,
+    conv_backward_drawn,
+    conv_forward_drawn,
+    dense_backward_drawn,
+    dense_forward_drawn,
+)
 from .fused_loops import (
     ACT_NONE,
     ACT_RELU,
@@ -39,13 +50,6 @@ from .fused_loops import (
     D_MULT,
     D_NONE,
     D_SCALE,
-    conv_backward,
-    conv_forward,
-    dense_backward,
-    dense_forward,
-    draw_mask,
-    gaussian_factors,
-    unpack,
 )
 
 M32 = spec.MASK32
@@ -162,7 +166,7 @@ class FusedTail:
         kb8, words, mask, f = _EMPTY_U8, _EMPTY_U64, _EMPTY_U8, _EMPTY_F[dt.char]
         if mode in (D_SCALE, D_COPY, D_AFFINE):
             kb8 = lay.buffer("keep" + tag, (8 * calls,), np.uint8)
-            words = lay.buffer("words" + tag, (2 * calls,), np.uint64)
+            words = lay.buffer("words" + tag, (2 * CH,), np.uint64)
             if self.drop.store_mask:
                 mask = lay.buffer("mask" + tag, (calls,), np.uint8)
         elif mode == D_GAUSS:
@@ -178,54 +182,43 @@ class FusedTail:
         self._passes[key] = ps
         return ps
 
-    def _draw(self, ps: _Pass, offset: int) -> None:
-        """This step's keep bytes (and packed mask) or Gaussian factors."""
+    def _rng(self, ps: _Pass, offset: int) -> tuple:
+        """The draw's arguments after the pass's own: mask entries, threshold, sigma, the
+        Philox key and offset words, scratch and the packed mask."""
         seed = self.drop.seed if ps.mode != D_NONE else 0
-        k0, k1, o0, o1 = seed & M32, seed >> 32, offset & M32, offset >> 32
-        if ps.mode == D_GAUSS:
-            gaussian_factors(ps.f, ps.sigma, k0, k1, o0, o1)
-        elif ps.mode != D_NONE and ps.mode != D_MULT:
-            draw_mask(ps.kb8, ps.nbits, ps.t, k0, k1, o0, o1, ps.words, ps.mask)
+        return (ps.nbits, ps.t, ps.sigma, seed & M32, seed >> 32, offset & M32, offset >> 32,
+                ps.words, ps.mask)
 
-    def _redraw(self) -> _Pass:
-        """The last forward's pass, its keep bytes / factors restored for backward: from
-        the stored mask, or regenerated from (seed, offset)."""
-        ps, offset = self._last
-        if ps.mode in (D_SCALE, D_COPY, D_AFFINE) and ps.mask.size:
-            unpack(ps.mask, ps.kb8)
-        else:
-            self._draw(ps, offset)
-        return ps
-
-    # -- dense -----------------------------------------------------------------------
+    # -- dense: one Numba call per direction (the draw / restore of the mask inside) ---
     def dense_forward(self, z, b, training, offset):
         ps = self._prepare(z.shape, z.dtype, training, conv=False)
-        self._draw(ps, offset)
         y = z if ps.out is None else ps.out
-        dense_forward(z, b, self.act, ps.mode, ps.kb8, ps.f, *ps.consts, y)
-        self._last, self._a = (ps, offset), z
+        rng = self._rng(ps, offset)
+        dense_forward_drawn(z, b, self.act, ps.mode, ps.kb8, ps.f, *ps.consts, y, *rng)
+        self._last, self._a = (ps, rng), z
         return y
 
     def dense_backward(self, dy):
-        ps = self._redraw()
-        dense_backward(dy, self._a, self.act, ps.mode, ps.kb8, ps.f, *ps.gconsts, ps.dz)
+        ps, rng = self._last
+        dense_backward_drawn(dy, self._a, self.act, ps.mode, ps.kb8, ps.f, *ps.gconsts, ps.dz,
+                             *rng)
         return ps.dz
 
     # -- conv ------------------------------------------------------------------------
     def conv_forward(self, y2, b, shape, training, offset):
         ps = self._prepare(shape, y2.dtype, training, conv=True)
-        self._draw(ps, offset)
         y = ps.act if ps.out is None else ps.out
-        conv_forward(y2, b, self.act, ps.mode, ps.spatial, ps.kb8, ps.f, *ps.consts, ps.act,
-                     y)
-        self._last = (ps, offset)
+        rng = self._rng(ps, offset)
+        conv_forward_drawn(y2, b, self.act, ps.mode, ps.spatial, ps.kb8, ps.f, *ps.consts,
+                           ps.act, y, *rng)
+        self._last = (ps, rng)
         self._a = ps.act
         return y
 
     def conv_backward(self, dy, dy2, db):
-        ps = self._redraw()
-        conv_backward(dy, self._a, self.act, ps.mode, ps.spatial, ps.kb8, ps.f, *ps.gconsts,
-                      ps.dz, dy2, db)
+        ps, rng = self._last
+        conv_backward_drawn(dy, self._a, self.act, ps.mode, ps.spatial, ps.kb8, ps.f,
+                            *ps.gconsts, ps.dz, dy2, db, *rng)
 
     def mask_nbytes(self) -> int:
         """Bytes kept for backward by the last training forward: the packed mask."""

@@ -1,5 +1,5 @@
-"""Numba loops of the fused layers (fused.py): SPEC.md's keep mask and Gaussian factors,
-and the fused element passes of dense (B, F) and conv (GEMM rows -> (B, C, L)) layers.
+"""Numba loops of the fused layers (fused.py): the fused element passes of dense (B, F)
+and conv (GEMM rows -> (B, C, L)) layers. The mask and Gaussian draws are in fused_draw.py.
 
 Each element pass is written once as an inlined loop and compiled once per (activation,
 dropout mode) pair through the entry points at the end, where both are constants: LLVM
@@ -12,93 +12,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import njit
 
-from ..kernels._numba_ext import M32, U64, philox_lazy
 from .loops import SELU_ALPHA, SELU_LAMBDA
 
 ACT_NONE, ACT_RELU, ACT_SELU = 0, 1, 2
 # what a kept element becomes: x*s (inverted, spatial), x (standard), a*x + b (alpha),
 # x*f (gaussian, f = 1 + sigma*z), x*s always (standard at inference); NONE: no dropout
 D_NONE, D_SCALE, D_COPY, D_AFFINE, D_GAUSS, D_MULT = range(6)
-
-
-_S32 = U64(32)
-_S56 = U64(56)
-_GATHER = U64(0x0102040810204080)  # 8 bytes of 0/1 -> 8 bits in the top byte
-_SPREAD = U64(0x0101010101010101)  # a byte copied into all 8 bytes
-_BITSEL = U64(0x8040201008040201)  # byte j keeps bit j
-
-# ---------------------------------------------------------------------------------------
-# the mask and the Gaussian factor
-# ---------------------------------------------------------------------------------------
-
-
-@njit(cache=True, error_model="numpy")
-def keep_bytes(kb8, nbits, t, key0, key1, off0, off1, w64):
-    """kb8[m] = 1 where mask entry m is kept (m < nbits), 0 on the padding to a multiple
-    of 8. w64: scratch of 2 * ceil(nbits / 8) uint64 (one Philox call per 8 entries)."""
-    k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
-    calls = (nbits + 7) // 8
-    for c in range(calls):
-        cc = U64(c)
-        r0, r1, r2, r3 = philox_lazy(cc & M32, cc >> _S32, o0, o1, k0, k1)
-        w64[2 * c] = r0 | (r1 << _S32)
-        w64[2 * c + 1] = r2 | (r3 << _S32)
-    u16 = w64[: 2 * calls].view(np.uint16)  # the 16-bit uniform of entry m is u16[m]
-    t32 = np.int32(t)
-    for m in range(nbits):
-        kb8[m] = np.int32(u16[m]) >= t32
-    for m in range(nbits, 8 * calls):
-        kb8[m] = 0
-
-
-@njit(cache=True, error_model="numpy")
-def pack(kb8, mask):
-    """Packed mask (SPEC.md layout) of the keep bytes: 8 bytes -> 1 by one multiply."""
-    kb64 = kb8[: 8 * mask.size].view(np.uint64)
-    for c in range(mask.size):
-        mask[c] = np.uint8((kb64[c] * _GATHER) >> _S56)
-
-
-@njit(cache=True, error_model="numpy")
-def unpack(mask, kb8):
-    """Keep bytes (nonzero = kept) of a packed mask."""
-    kb64 = kb8[: 8 * mask.size].view(np.uint64)
-    for c in range(mask.size):
-        kb64[c] = (U64(mask[c]) * _SPREAD) & _BITSEL
-
-
-@njit(cache=True, error_model="numpy")
-def draw_mask(kb8, nbits, t, key0, key1, off0, off1, w64, mask):
-    """keep_bytes, then pack into `mask` unless it is empty (a regenerated mask): one call."""
-    keep_bytes(kb8, nbits, t, key0, key1, off0, off1, w64)
-    if mask.size:
-        pack(kb8, mask)
-
-
-@njit(cache=True, error_model="numpy")
-def gaussian_factors(f, sigma, key0, key1, off0, off1):
-    """f[i] = 1 + sigma*z_i rounded to f's dtype: SPEC.md's Box-Muller on Philox call i // 4."""
-    k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
-    n = f.size
-    two32 = 4294967296.0
-    for m in range((n + 3) // 4):
-        c = U64(m)
-        r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
-        for pair in range(2):
-            ra = r0 if pair == 0 else r2
-            rb = r1 if pair == 0 else r3
-            u1 = (float(ra) + 0.5) / two32
-            u2 = float(rb) / two32
-            radius = math.sqrt(-2.0 * math.log(u1))
-            angle = 2.0 * math.pi * u2
-            for h in range(2):
-                i = 4 * m + 2 * pair + h
-                if i < n:
-                    z = radius * math.cos(angle) if h == 0 else radius * math.sin(angle)
-                    f[i] = 1.0 + sigma * z
 
 
 # ---------------------------------------------------------------------------------------
@@ -203,24 +124,37 @@ def _dense_backward_loop(dy, a, act, mode, kb8, f, s, zero, dz):
 @njit(inline="always")
 def _conv_forward_loop(y2, b, act, mode, spatial, kb8, f, s, beta, dval, zero, a, y):
     """a[n, c, l] = act(y2[n*L + l, c] + b[c]); y = dropout(a). The mask entry of
-    element (n, c, l) is its flat index, or its channel n*C + c when spatial."""
+    element (n, c, l) is its flat index, or its channel n*C + c when spatial.
+
+    Element dropout runs as a second, flat pass over a: the first pass reads the GEMM rows
+    transposed (stride C), which does not vectorise, while the flat one does, as the dense
+    pass (10^4 - 5*10^4 elements: a stays in L1/L2 between the two; NOTES.md)."""
     B, C, L = a.shape
     for n in range(B):
         for c in range(C):
             bc = b[c]
             ch = n * C + c
             for l in range(L):
-                i = ch * L + l
-                m = ch if spatial else i
                 a[n, c, l] = _act(y2[n * L + l, c] + bc, act, zero)
-                y[n, c, l] = _drop(a[n, c, l], kb8, m, f, i, mode, s, beta, dval, zero)
+                if spatial:
+                    y[n, c, l] = _drop(a[n, c, l], kb8, ch, f, 0, mode, s, beta, dval, zero)
+    if mode != D_NONE and not spatial:
+        af, yf = a.reshape(a.size), y.reshape(y.size)
+        for i in range(af.size):
+            yf[i] = _drop(af[i], kb8, i, f, i, mode, s, beta, dval, zero)
 
 
 @njit(inline="always")
 def _conv_backward_loop(dy, a, act, mode, spatial, kb8, f, s, zero, dz, dy2, db):
     """dz = act'(a) * dropout'(dy) written as GEMM rows dy2[n*L + l, c], and db[c] = the
-    sum of dz over n, l (in loops.ncl_to_rows' order). dz: (B, C, L) scratch."""
+    sum of dz over n, l (in loops.ncl_to_rows' order). dz: (B, C, L) scratch, computed
+    by a flat pass (it vectorises; see _conv_forward_loop) unless spatial."""
     B, C, L = dy.shape
+    if not spatial:
+        dyf, af, dzf = dy.reshape(dy.size), a.reshape(a.size), dz.reshape(dz.size)
+        for i in range(dzf.size):
+            dzf[i] = _drop_grad(dyf[i], kb8, i, f, i, mode, s, zero)
+            dzf[i] = _act_grad(dzf[i], af[i], act, zero)
     for c in range(C):
         db[c] = 0
     for n in range(B):
@@ -228,10 +162,9 @@ def _conv_backward_loop(dy, a, act, mode, spatial, kb8, f, s, zero, dz, dy2, db)
             ch = n * C + c
             acc = db[c]
             for l in range(L):
-                i = ch * L + l
-                m = ch if spatial else i
-                dz[n, c, l] = _drop_grad(dy[n, c, l], kb8, m, f, i, mode, s, zero)
-                dz[n, c, l] = _act_grad(dz[n, c, l], a[n, c, l], act, zero)
+                if spatial:
+                    dz[n, c, l] = _drop_grad(dy[n, c, l], kb8, ch, f, 0, mode, s, zero)
+                    dz[n, c, l] = _act_grad(dz[n, c, l], a[n, c, l], act, zero)
                 v = dz[n, c, l]
                 dy2[n * L + l, c] = v
                 acc += v
