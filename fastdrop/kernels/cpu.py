@@ -57,8 +57,9 @@ _S32 = U64(32)
 
 
 @njit(inline="always")
-def _words(w64, cb, k0, k1, o0, o1):
+def philox_words(w64, cb, k0, k1, o0, o1):
     """Philox words of calls cb .. cb+CH-1 into w64 (2*CH uint64, element order as u16).
+    Also the fused training layers' mask draw (fastdrop/nn/fused_draw.py).
 
     Two independent calls per iteration (k and k + CH/2) give the core two dependency
     chains to overlap: +22% over one call per iteration, single thread (NOTES.md).
@@ -159,7 +160,7 @@ def _masked_body(x, y, mask, store_mask, mode, t, a, b, other, key0, key1, off0,
             if eb + 2 * CHE <= n:
                 for q in range(eb + CHE, eb + 2 * CHE, line):
                     prefetch(x, q, 0)
-            _words(w64, cb, k0, k1, o0, o1)
+            philox_words(w64, cb, k0, k1, o0, o1)
             nb = min(CH, nfull - cb)
             _fused(x, y, u16, mask, store_mask, cb, nb, eb, t32, mode, a, b, other)
             if nb < CH and eb + 8 * nb < n:  # the last, partial mask byte
@@ -198,7 +199,7 @@ def _mask_only_body(mask, nbits, t, key0, key1, off0, off1, w64s):
         u16 = w64.view(np.uint16)
         for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
             cb = ch * CH
-            _words(w64, cb, k0, k1, o0, o1)
+            philox_words(w64, cb, k0, k1, o0, o1)
             nb = min(CH, nfull - cb)
             _chunk_bytes(u16, mask, cb, nb, t32)
             if nb < CH and 8 * (cb + nb) < nbits:

@@ -22,6 +22,7 @@ from ..kernels._numba_ext import (
     prefer_512,
     select8,
 )
+from ..kernels.cpu import CH, philox_words
 from .fused_loops import (
     D_AFFINE,
     D_COPY,
@@ -43,27 +44,6 @@ _BITSEL = U64(0x8040201008040201)  # byte j keeps bit j
 # ---------------------------------------------------------------------------------------
 
 
-CH = 64  # Philox calls (= mask bytes) per chunk of draw_mask, as kernels/cpu.py's CH
-
-
-@njit(inline="always")
-def _philox_chunk(w64, cb, k0, k1, o0, o1):
-    """Philox words of calls cb .. cb+CH-1 into w64 (2*CH uint64; viewed as uint16, the
-    16-bit uniform of each mask entry in entry order). Two independent calls per iteration
-    give the core two dependency chains, as kernels/cpu.py's _words (a private helper
-    there, hence this copy)."""
-    half = CH // 2
-    for k in range(half):
-        c = U64(cb + k)
-        d = U64(cb + k + half)
-        r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
-        q0, q1, q2, q3 = philox_lazy(d & M32, d >> _S32, o0, o1, k0, k1)
-        w64[2 * k] = r0 | (r1 << _S32)
-        w64[2 * k + 1] = r2 | (r3 << _S32)
-        w64[2 * (k + half)] = q0 | (q1 << _S32)
-        w64[2 * (k + half) + 1] = q2 | (q3 << _S32)
-
-
 @njit(cache=True, error_model="numpy")
 def draw_mask(kb8, nbits, t, key0, key1, off0, off1, w64, mask):
     """Keep bytes kb8 (nonzero where mask entry m < nbits is kept, 0 on the padding to a
@@ -81,7 +61,7 @@ def draw_mask(kb8, nbits, t, key0, key1, off0, off1, w64, mask):
     kb64 = kb8[: 8 * calls].view(np.uint64)
     store = mask.size != 0
     for cb in range(0, calls, CH):
-        _philox_chunk(w64, cb, k0, k1, o0, o1)
+        philox_words(w64, cb, k0, k1, o0, o1)
         for k in range(min(CH, calls - cb)):
             byte = keep_byte(u16, 8 * k, t32)
             kb64[cb + k] = (U64(byte) * _SPREAD) & _BITSEL
@@ -114,7 +94,7 @@ def drop_flat(x, y, mode, s, beta, other, t, key0, key1, off0, off1, w64, mask):
     u16 = w64.view(np.uint16)
     store = mask.size != 0
     for cb in range(0, (n + 7) // 8, CH):
-        _philox_chunk(w64, cb, k0, k1, o0, o1)
+        philox_words(w64, cb, k0, k1, o0, o1)
         nb = min(CH, nfull - cb)
         for k in range(nb):
             byte = keep_byte(u16, 8 * k, t32)
