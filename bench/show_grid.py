@@ -24,25 +24,32 @@ MC_PER_SAMPLE = {"mlp": (7.21 - 2.1) / 100, "cnn": 0.1}
 # one pyperf timing task: quick, the sample's 4-7 s in-process; full, extrapolated to
 # calibration + 6 worker processes of about 4 s each
 TIMING_S = {"quick": 5.0, "full": 28.0}
-# K1: quick, the sample's 3 minutes for its 52 benchmarks in-process; full, extrapolated
-# (not measured): 52 benchmarks x (calibration + 6 worker processes of about 3 s each)
-KERNELS_S = {"quick": 180.0, "full": 52 * 23.0}
+# K1: quick, measured: 499 s for its 318 benchmarks (159 cases, each with its ceiling) on
+# the quiet machine, 2026-12-03; full, extrapolated (not measured): about twice that (27
+# values of at least 50 ms per case against 16 of at least 20 ms)
+KERNELS_S = {"quick": 499.0, "full": 1000.0}
+# one T2 cost task (interleaved ratio): quick, measured 1-2 s each (12 tasks in 23 s, quiet
+# machine); full, extrapolated: rounds until +-3 pp, at most its 120 s budget
+COST_S = {"quick": 2.0, "full": 20.0}
 CORES = 2
 
 
 def estimate(plan: dict, profile) -> dict:
     """Seconds of each phase: K1 and the timings one at a time, training on CORES jobs."""
     train = 0.0
-    timing = 0
+    timing = cost = 0
     for t in plan["tasks"]:
         cfg = t["payload"]["config"]
         if t["kind"] == "timing":
             timing += 1
+        elif t["kind"] == "cost":
+            cost += 1
         elif t["kind"] == "train":
             base = COSTS[cfg["model"]] * VARIANT_FACTOR.get(cfg["variant"], 1.0)
             train += base * cfg["steps"] / 6000
             train += MC_PER_SAMPLE.get(cfg["model"], 0.1) * cfg["mc_samples"]
-    out = {"kernels": KERNELS_S[profile.name], "timing": timing * TIMING_S[profile.name],
+    out = {"kernels": KERNELS_S[profile.name],
+           "timing": timing * TIMING_S[profile.name] + cost * COST_S[profile.name],
            "training": train / CORES}
     out["total"] = sum(out.values())
     return out
