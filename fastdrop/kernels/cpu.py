@@ -223,23 +223,28 @@ def _channels_body(x, y, mask, length, s, zero):
                 ys[i] = zero
 
 
+@njit(inline="always")
+def box_muller(ra, rb):
+    """SPEC.md's Box-Muller for one pair of Philox words: (R, 2 pi u2); the pair's first
+    lane is R cos, its second R sin. Also the fused layers' Gaussian factor (nn/fused_draw)."""
+    u1 = (float(ra) + 0.5) / 4294967296.0
+    u2 = float(rb) / 4294967296.0
+    return math.sqrt(-2.0 * math.log(u1)), 2.0 * math.pi * u2
+
+
 @njit(inline="always", cache=True)
 def _gaussian_body(x, y, sigma, key0, key1, off0, off1):
     """y = x * (1 + sigma*z), z by Box-Muller on Philox call i // 4 (float64 math)."""
     k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
     n = x.size
     calls = (n + 3) // 4
-    two32 = 4294967296.0
     for m in prange(calls):
         c = U64(m)
         r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
         for pair in range(2):
             ra = r0 if pair == 0 else r2
             rb = r1 if pair == 0 else r3
-            u1 = (float(ra) + 0.5) / two32
-            u2 = float(rb) / two32
-            radius = math.sqrt(-2.0 * math.log(u1))
-            angle = 2.0 * math.pi * u2
+            radius, angle = box_muller(ra, rb)
             for h in range(2):
                 i = 4 * m + 2 * pair + h
                 if i < n:

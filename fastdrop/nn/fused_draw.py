@@ -22,7 +22,7 @@ from ..kernels._numba_ext import (
     prefer_512,
     select8,
 )
-from ..kernels.cpu import CH, philox_words
+from ..kernels.cpu import CH, box_muller, philox_words
 from .fused_loops import (
     D_AFFINE,
     D_COPY,
@@ -133,17 +133,13 @@ def gaussian_factors(f, sigma, key0, key1, off0, off1):
     """f[i] = 1 + sigma*z_i rounded to f's dtype: SPEC.md's Box-Muller on Philox call i // 4."""
     k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
     n = f.size
-    two32 = 4294967296.0
     for m in range((n + 3) // 4):
         c = U64(m)
         r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
         for pair in range(2):
             ra = r0 if pair == 0 else r2
             rb = r1 if pair == 0 else r3
-            u1 = (float(ra) + 0.5) / two32
-            u2 = float(rb) / two32
-            radius = math.sqrt(-2.0 * math.log(u1))
-            angle = 2.0 * math.pi * u2
+            radius, angle = box_muller(ra, rb)
             for h in range(2):
                 i = 4 * m + 2 * pair + h
                 if i < n:
