@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..results.inference import binomial_halfwidth
 from . import kernel_table as kreport
+from .diff import TEST_SIZE
+
+# absolute test accuracies: each gets the test set's own binomial uncertainty in the notes
+TEST_ACCURACIES = ("test_accuracy", "mc_accuracy", "es_test_accuracy")
 
 PERCENT = {"train_accuracy", "test_accuracy", "gap", "mc_accuracy", "test_ece", "mc_ece",
            "val_accuracy", "es_test_accuracy"}
@@ -164,6 +169,9 @@ def table_rows(table: dict) -> tuple[list[str], list[list[str]]]:
 def notes(name: str, table: dict) -> list[str]:
     """Lines under a table: targets, comparisons, failures, what is missing."""
     out = []
+    line = binomial_note(table)
+    if line:
+        out.append(line)
     targets = sorted({(r["labels"].get("model", ""), r["target"]) for r in table["rows"]
                       if "target" in r})
     if targets:
@@ -194,6 +202,23 @@ def notes(name: str, table: dict) -> list[str]:
     if not table.get("complete", True):
         out.append(f"{name} is incomplete: some of its tasks have not run or failed")
     return out
+
+
+def binomial_note(table: dict) -> str | None:
+    """The test set's own 95% binomial half-width at the accuracies of this table (a
+    second, independent test set of the same size would move an accuracy by about this
+    much); it bounds absolute accuracies, not paired differences between arms."""
+    means = [row["values"][c["key"]]["mean"] for row in table["rows"]
+             for c in table["columns"] if c["key"] in TEST_ACCURACIES
+             and isinstance(row["values"].get(c["key"]), dict)
+             and row["values"][c["key"]].get("mean") is not None]
+    if not means:
+        return None
+    hw = sorted(100 * binomial_halfwidth(m, TEST_SIZE) for m in means)
+    span = f"± {hw[0]:.1f}" if hw[-1] - hw[0] < 0.05 else f"± {hw[0]:.1f} to {hw[-1]:.1f}"
+    return (f"test set ({TEST_SIZE} examples): the binomial 95% half-width of an absolute "
+            f"test accuracy here is {span} pp, beside the CI over seeds; it does not apply "
+            "to differences between arms, which share the test set")
 
 
 def table_view(name: str, table: dict) -> TableView:

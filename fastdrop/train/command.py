@@ -74,7 +74,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-norm", type=float, default=d.max_norm, metavar="C",
                    help="max norm of each unit's incoming weights, 0 = off (default %(default)s)")
     g.add_argument("--early-stopping", type=int, default=d.early_stopping, metavar="PATIENCE",
-                   help="stop after PATIENCE evaluations without a lower validation loss "
+                   help="stop after PATIENCE evaluations without a better validation accuracy "
                    "(default %(default)s = off)")
     g = p.add_argument_group("run")
     g.add_argument("--eval-every", type=int, default=d.eval_every, metavar="K",

@@ -54,7 +54,7 @@ class TrainConfig:
     l2: float = 0.0  # L2 penalty (l2 / 2) * sum W^2 on weights (not biases)
     max_norm: float = 0.0  # max-norm constraint: each unit's incoming weight vector
     #                        (Linear and Conv1d) is rescaled to norm <= max_norm; 0: off
-    early_stopping: int = 0  # patience in evaluations without a better validation loss;
+    early_stopping: int = 0  # patience in evaluations without a better validation accuracy;
     #                          0: off. The best parameters are restored at the end.
     # -- evaluation and the run ---------------------------------------------------------
     eval_every: int = 250  # evaluate train/test (and validation) every this many steps

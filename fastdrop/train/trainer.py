@@ -130,6 +130,11 @@ def _finite(v):
     return v if math.isfinite(v) else None
 
 
+def _or_inf(v):
+    """A loss that _finite() turned to None compares as +inf (never the best)."""
+    return math.inf if v is None else v
+
+
 def _environment(cfg: TrainConfig) -> dict:
     return {
         "python": platform.python_version(),
@@ -273,11 +278,13 @@ class _Run:
                 entry = self.evaluation()
                 if self.progress is not None:
                     self.progress(done, cfg.steps, entry)
-                if self.stopper is not None and entry.get("val_loss") is not None and \
-                        self.stopper.update(entry["val_loss"], model.params, done):
+                if self.stopper is not None and entry.get("val_accuracy") is not None \
+                        and self.stopper.update(entry["val_accuracy"],
+                                                _or_inf(entry["val_loss"]), model.params,
+                                                done):
                     self.status = "early_stopped"
                     self.message = (
-                        f"early stopping at step {done}: no lower validation loss in "
+                        f"early stopping at step {done}: no better validation accuracy in "
                         f"{cfg.early_stopping} evaluations; best at step "
                         f"{self.stopper.best_step}"
                     )

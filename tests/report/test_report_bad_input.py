@@ -79,7 +79,9 @@ def test_missing_manifest_is_marked(fixture_copy):
 def test_damaged_kernels_json_is_marked(fixture_copy):
     run = fixture_copy("k1")
     (run / "kernels.json").write_text('{"version": "1.0", "benchmarks": [')
-    text = render_text(run)
+    # the problem line names the temporary folder, so where rich wraps it depends on the
+    # path's length: compare with the wrapping undone
+    text = " ".join(render_text(run).split())
     assert "kernels.json: not a readable pyperf result file" in text
     assert "K1 (kernels) not shown" in text
 

@@ -96,12 +96,21 @@ def test_max_norm():
     np.testing.assert_array_equal(small.params, before)
 
 
-def test_early_stopping():
+def test_early_stopping_monitors_validation_accuracy():
     es = regularize.EarlyStopping(2)
     p = np.zeros(3)
-    assert not es.update(1.0, p + 1, 10)
-    assert not es.update(0.5, p + 2, 20)
-    assert not es.update(0.7, p + 3, 30)
-    assert es.update(0.6, p + 4, 40)
+    assert not es.update(0.50, 1.0, p + 1, 10)
+    assert not es.update(0.60, 1.2, p + 2, 20)  # better accuracy, worse loss: best
+    assert not es.update(0.55, 0.5, p + 3, 30)  # lower loss, worse accuracy: not better
+    assert es.update(0.58, 0.4, p + 4, 40)
     assert es.best_step == 20
     assert es.restore(p) and np.all(p == 2)
+
+
+def test_early_stopping_breaks_accuracy_ties_by_loss():
+    es = regularize.EarlyStopping(1)
+    p = np.zeros(2)
+    assert not es.update(0.7, 0.9, p + 1, 10)
+    assert not es.update(0.7, 0.8, p + 2, 20)  # same accuracy, lower loss: better
+    assert es.update(0.7, 0.85, p + 3, 30)
+    assert es.best_step == 20 and es.restore(p) and np.all(p == 2)

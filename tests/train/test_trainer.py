@@ -87,8 +87,10 @@ def test_early_stopping_restores_best(mnist, cache, backend):
                    val_size=400, train_size=1000), dataset=None)
     assert r["status"] == "early_stopped", r["message"]
     assert r["steps"] < 2000 and r["data"]["val_size"] == 400
-    best = min(r["history"], key=lambda h: h["val_loss"])
+    # the best evaluation: highest validation accuracy, the earliest lowest loss among ties
+    best = min(r["history"], key=lambda h: (-h["val_accuracy"], h["val_loss"], h["step"]))
     assert r["best_step"] == best["step"]
+    assert r["val_accuracy"] == pytest.approx(best["val_accuracy"], rel=1e-9)
     assert r["val_loss"] == pytest.approx(best["val_loss"], rel=1e-9)
 
 
