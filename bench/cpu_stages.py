@@ -62,10 +62,11 @@ def main() -> None:
 
     def run(store, bwd_mask=False):
         if bwd_mask:
-            return lambda: cpu._from_mask_body(x, y, m_ref, cpu.SCALE, plan.scale, plan.zero)
+            return lambda: cpu._from_mask_body(x, y, m_ref, cpu.SCALE, plan.scale, plan.zero,
+                                                 False)
         return lambda: cpu._masked_body(x, y, mask, store, cpu.SCALE, plan.t, plan.scale,
                                         plan.alpha_b, plan.zero, plan.k0, plan.k1, plan.o0,
-                                        plan.o1, w64)
+                                        plan.o1, w64, False)
 
     cases = {
         "Philox stage (LLVM's default width)": lambda: philox_default(w64[0], nch, *keys),

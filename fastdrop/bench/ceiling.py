@@ -4,6 +4,12 @@ A STREAM-style scale y = a * x in a Numba loop: with all threads from SERIAL_BEL
 elements up (numpy's copy is single-threaded and would understate what the memory system
 gives, DESIGN.md), and on the calling thread below it, as fastdrop's own kernels run there
 (a parallel launch costs more than the work at those sizes; NOTES.md).
+
+Where fastdrop's kernels write their output with non-temporal stores (kernels/cpu.py
+`streaming`: outputs of STREAM_FROM_BYTES and more), so does the ceiling: a ceiling that
+paid the write-allocate read the kernels skip would be beaten by them (a share above 1),
+and at those sizes the streaming scale is the faster of the two (5.66 against 3.40
+Gelem/s at 2^26 float32, NOTES.md), so it is the one no kernel can beat.
 """
 
 from __future__ import annotations
@@ -11,7 +17,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..kernels.cpu import SERIAL_BELOW
+from ..kernels._numba_ext import SCALE, select8, sfence
+from ..kernels.cpu import CHE, SERIAL_BELOW, streaming
+
+_ALL = np.uint8(0xFF)  # every lane kept: select8 is then a plain 8-element scale
+_BLOCKS = 256
 
 
 @njit(inline="always", cache=True)
@@ -25,13 +35,34 @@ def stream_scale(x, y, a):
     _scale(x, y, a)
 
 
-def scale_kernel(n: int):
-    """The ceiling kernel for n elements: parallel, or serial below SERIAL_BELOW."""
-    return stream_scale if n >= SERIAL_BELOW else _scale
+@njit(parallel=True, cache=True)
+def stream_scale_nt(x, y, a):
+    """y = a * x with non-temporal stores, 8 elements at a time, in blocks of CHE elements
+    (one fence per block, as the kernels do)."""
+    n = x.size
+    nfull = n // 8
+    nchunks = (n + CHE - 1) // CHE
+    nblk = min(nchunks, _BLOCKS)
+    for blk in prange(nblk):
+        e0 = (blk * nchunks // nblk) * CHE
+        e1 = min(((blk + 1) * nchunks // nblk) * CHE, 8 * nfull)
+        for e in range(e0, e1, 8):
+            select8(x, y, e, _ALL, a, a, a, SCALE, True)
+        sfence()
+    for e in range(8 * nfull, n):
+        y[e] = x[e] * a
+
+
+def scale_kernel(n: int, y: np.ndarray | None = None):
+    """The ceiling kernel for n elements: parallel, or serial below SERIAL_BELOW; with
+    non-temporal stores where the kernels would stream into y."""
+    if n < SERIAL_BELOW:
+        return _scale
+    return stream_scale_nt if y is not None and streaming(y) else stream_scale
 
 
 def check(x: np.ndarray, y: np.ndarray, a) -> None:
     """The ceiling kernel is checked like any other before it is timed."""
-    scale_kernel(x.size)(x, y, a)
+    scale_kernel(x.size, y)(x, y, a)
     if not np.array_equal(y, x * a):
         raise AssertionError("the ceiling kernel (y = a*x) disagrees with numpy's x * a")

@@ -141,7 +141,7 @@ def _ceiling_over(x, y):
     """The ceiling kernel (STREAM scale y = a*x) over x and y, checked."""
     from .ceiling import check, scale_kernel
 
-    a, kernel = np.float32(2.0), scale_kernel(x.size)
+    a, kernel = np.float32(2.0), scale_kernel(x.size, y)
     check(x, y, a)
     return lambda: kernel(x, y, a)
 

@@ -3,6 +3,8 @@ cache prefetch hint, and two 8-element vector steps (mask byte, select)."""
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -18,6 +20,7 @@ _M1 = U64(spec.PHILOX_M1)
 _W0 = U64(spec.PHILOX_W0)
 _W1 = U64(spec.PHILOX_W1)
 _S32 = U64(32)
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 
 
 @njit(inline="always")
@@ -106,9 +109,16 @@ def keep_byte(typingctx, u16, e, t):
 
 
 @intrinsic
-def select8(typingctx, xs, ys, e, byte, a, b, other, mode):
+def select8(typingctx, xs, ys, e, byte, a, b, other, mode, stream):
     """ys[e+j] = kept(xs[e+j]) if bit j of byte else other, j < 8; kept by the literal mode:
-    SCALE x*a, COPY x, AFFINE a*x + b (two roundings, as numpy: no FMA contraction)."""
+    SCALE x*a, COPY x, AFFINE a*x + b (two roundings, as numpy: no FMA contraction).
+
+    stream (a runtime bool): store with a non-temporal hint (`!nontemporal`: vmovntps),
+    which writes the line without first reading it into cache (the write-allocate read, a
+    third of a kernel's memory traffic out of cache; NOTES.md). Only for arrays far beyond
+    the caches, and only when ys's data is 16-byte aligned: the store then claims 16-byte
+    alignment (e is a multiple of 8, so 8 elements of 2 bytes or more keep it), which LLVM
+    needs to emit vector non-temporal stores. The caller ends its stores with sfence()."""
     if not (isinstance(xs, types.Array) and isinstance(mode, types.IntegerLiteral)):
         return None
     kind = int(mode.literal_value)
@@ -129,10 +139,35 @@ def select8(typingctx, xs, ys, e, byte, a, b, other, mode):
             v = builder.fmul(v, vec(4))
         elif kind == AFFINE:
             v = builder.fadd(builder.fmul(vec(4), v), vec(5))
-        builder.store(builder.select(keep, v, vec(6)), dst, align=align)
+        out = builder.select(keep, v, vec(6))
+        stream = context.cast(builder, args[8], sig.args[8], types.boolean)
+        with builder.if_else(stream, likely=False) as (then, otherwise):
+            with then:
+                st = builder.store(out, dst, align=16)
+                st.set_metadata("nontemporal", builder.module.add_metadata(
+                    [ir.Constant(ir.IntType(32), 1)]))
+            with otherwise:
+                builder.store(out, dst, align=align)
         return context.get_dummy_value()
 
-    return types.void(xs, ys, e, byte, a, b, other, mode), codegen
+    return types.void(xs, ys, e, byte, a, b, other, mode, stream), codegen
+
+
+@intrinsic
+def sfence(typingctx):
+    """Order this thread's non-temporal stores before anything it does next (they are
+    weakly ordered): every kernel that streamed calls it before its block ends."""
+
+    def codegen(context, builder, sig, args):
+        if _X86:
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse.sfence")
+            builder.call(fn, [])
+        else:  # elsewhere a full fence orders them (LLVM picks the target's barrier)
+            builder.fence("seq_cst")
+        return context.get_dummy_value()
+
+    return types.void(), codegen
 
 
 @intrinsic

@@ -14,6 +14,8 @@ Layout of the work (NOTES.md has the measurements behind each choice):
   same compare, the 8 outputs (multiply, select, store). The backward from a stored mask
   is stage 2 alone, each mask byte selecting its 8 elements.
   While stage 1 computes, the next chunk's x is prefetched, so its loads overlap Philox.
+- Outputs far beyond the caches (STREAM_FROM_BYTES) are written with non-temporal
+  stores: no write-allocate read of y, a third less memory traffic (NOTES.md).
 
 Dropped elements are selected, never multiplied, so NaN/Inf never leak from them. The
 multiply is the IEEE product with the scale already rounded to x's dtype (plan.scale), as
@@ -41,6 +43,7 @@ from ._numba_ext import (
     prefer_512,
     prefetch,
     select8,
+    sfence,
 )
 
 if sys.byteorder != "little":  # the uint16 view of the Philox words assumes it
@@ -50,6 +53,7 @@ from .plan import Plan
 CH = 64  # Philox calls (= mask bytes) per chunk
 CHE = CH * spec.ELEMENTS_PER_CALL  # elements per chunk
 BLOCKS_PER_THREAD = 4  # parallel blocks per thread: some slack for uneven progress
+FROM_MASK_BLOCKS = 256  # parallel blocks of the backward from a stored mask (no scratch)
 _S32 = U64(32)
 
 
@@ -77,7 +81,7 @@ def philox_words(w64, cb, k0, k1, o0, o1):
 
 
 @njit(inline="always")
-def _fused(x, y, u16, mask, store_mask, cb, nb, eb, t, mode, a, b, other):
+def _fused(x, y, u16, mask, store_mask, cb, nb, eb, t, mode, a, b, other, stream):
     """Mask bytes cb .. cb+nb-1 from the chunk's uniforms (one compare and movemask each),
     and each byte's 8 elements selected right away from the same compare."""
     if mode == SCALE:
@@ -85,33 +89,33 @@ def _fused(x, y, u16, mask, store_mask, cb, nb, eb, t, mode, a, b, other):
             byte = keep_byte(u16, 8 * k, t)
             if store_mask:
                 mask[cb + k] = byte
-            select8(x, y, eb + 8 * k, byte, a, b, other, SCALE)
+            select8(x, y, eb + 8 * k, byte, a, b, other, SCALE, stream)
     elif mode == COPY:
         for k in range(nb):
             byte = keep_byte(u16, 8 * k, t)
             if store_mask:
                 mask[cb + k] = byte
-            select8(x, y, eb + 8 * k, byte, a, b, other, COPY)
+            select8(x, y, eb + 8 * k, byte, a, b, other, COPY, stream)
     else:
         for k in range(nb):
             byte = keep_byte(u16, 8 * k, t)
             if store_mask:
                 mask[cb + k] = byte
-            select8(x, y, eb + 8 * k, byte, a, b, other, AFFINE)
+            select8(x, y, eb + 8 * k, byte, a, b, other, AFFINE, stream)
 
 
 @njit(inline="always")
-def _select_bytes(x, y, mask, cb, nb, eb, mode, a, b, other):
+def _select_bytes(x, y, mask, cb, nb, eb, mode, a, b, other, stream):
     """Elements eb .. eb + 8*nb - 1 from stored mask bytes cb .. cb+nb-1."""
     if mode == SCALE:
         for k in range(nb):
-            select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, SCALE)
+            select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, SCALE, stream)
     elif mode == COPY:
         for k in range(nb):
-            select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, COPY)
+            select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, COPY, stream)
     else:
         for k in range(nb):
-            select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, AFFINE)
+            select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, AFFINE, stream)
 
 
 @njit(inline="always")
@@ -138,9 +142,11 @@ def _chunk_bytes(u16, mask, cb, nb, t):
 
 
 @njit(inline="always", cache=True)
-def _masked_body(x, y, mask, store_mask, mode, t, a, b, other, key0, key1, off0, off1, w64s):
+def _masked_body(x, y, mask, store_mask, mode, t, a, b, other, key0, key1, off0, off1, w64s,
+                 stream):
     """Forward of inverted/standard/alpha (the packed mask into `mask`), or the backward
-    regenerating the mask (store_mask False: `mask` is not touched)."""
+    regenerating the mask (store_mask False: `mask` is not touched). stream: y with
+    non-temporal stores (see streaming())."""
     k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
     n = x.size
     nfull = n // 8  # mask bytes whose 8 elements all exist
@@ -162,27 +168,36 @@ def _masked_body(x, y, mask, store_mask, mode, t, a, b, other, key0, key1, off0,
                     prefetch(x, q, 0)
             philox_words(w64, cb, k0, k1, o0, o1)
             nb = min(CH, nfull - cb)
-            _fused(x, y, u16, mask, store_mask, cb, nb, eb, t32, mode, a, b, other)
+            _fused(x, y, u16, mask, store_mask, cb, nb, eb, t32, mode, a, b, other, stream)
             if nb < CH and eb + 8 * nb < n:  # the last, partial mask byte
                 rest = n - (eb + 8 * nb)
                 byte = keep_byte(u16, 8 * nb, t32) & ((1 << rest) - 1)
                 if store_mask:
                     mask[cb + nb] = byte  # unused high bits of the last byte are 0
                 _select_tail(x, y, byte, eb + 8 * nb, n, mode, a, b, other)
+        if stream:
+            sfence()
 
 
 @njit(inline="always", cache=True)
-def _from_mask_body(dy, dx, mask, mode, a, other):
-    """Backward from a stored packed mask: each byte selects its 8 elements directly."""
+def _from_mask_body(dy, dx, mask, mode, a, other, stream):
+    """Backward from a stored packed mask: each byte selects its 8 elements directly.
+    stream: dx with non-temporal stores (see streaming())."""
     n = dy.size
     nfull = n // 8
     nchunks = (n + CHE - 1) // CHE
-    for ch in prange(nchunks):
-        cb = ch * CH
-        nb = min(CH, nfull - cb)
-        _select_bytes(dy, dx, mask, cb, nb, cb * 8, mode, a, a, other)
-        if nb < CH and 8 * (cb + nb) < n:
-            _select_tail(dy, dx, mask[cb + nb], 8 * (cb + nb), n, mode, a, a, other)
+    # blocks of chunks, so that a streaming block fences once, not once per chunk (an
+    # sfence waits for the write-combining buffers: per chunk it cost 2.3x, NOTES.md)
+    nblk = min(nchunks, FROM_MASK_BLOCKS)
+    for blk in prange(nblk):
+        for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
+            cb = ch * CH
+            nb = min(CH, nfull - cb)
+            _select_bytes(dy, dx, mask, cb, nb, cb * 8, mode, a, a, other, stream)
+            if nb < CH and 8 * (cb + nb) < n:
+                _select_tail(dy, dx, mask[cb + nb], 8 * (cb + nb), n, mode, a, a, other)
+        if stream:
+            sfence()
 
 
 @njit(inline="always", cache=True)
@@ -276,15 +291,29 @@ def _scale_body(x, y, s):
 
 SERIAL_BELOW = 1 << 16
 
+# Non-temporal stores pay where the output cannot stay in cache anyway, and cost where it
+# could (the next reader then goes to memory). Measured here, y = 2x over n float32 (the
+# ceiling kernel, best of 15, 2 threads): plain / streaming stores, Gelem/s: 2^20 4.99 /
+# 2.82, 2^23 4.01 / 2.68, 2^24 3.78 / 4.93, 2^25 3.42 / 5.52, 2^26 3.40 / 5.66 (NOTES.md).
+# So from 64 MiB of output up: past the last-level cache one core can use on common
+# machines (32 MiB per Zen CCX; Intel's is shared by all cores).
+STREAM_FROM_BYTES = 64 << 20
+
+
+def streaming(y: np.ndarray) -> bool:
+    """Whether a kernel writes y with non-temporal stores: large enough, and 16-byte
+    aligned (numpy's allocations are; a view at an odd offset is not)."""
+    return y.nbytes >= STREAM_FROM_BYTES and y.ctypes.data % 16 == 0
+
 
 @njit(parallel=True, cache=True)
-def _masked_par(x, y, mask, store_mask, mode, t, a, b, other, k0, k1, o0, o1, w64s):
-    _masked_body(x, y, mask, store_mask, mode, t, a, b, other, k0, k1, o0, o1, w64s)
+def _masked_par(x, y, mask, store_mask, mode, t, a, b, other, k0, k1, o0, o1, w64s, stream):
+    _masked_body(x, y, mask, store_mask, mode, t, a, b, other, k0, k1, o0, o1, w64s, stream)
 
 
 @njit(parallel=True, cache=True)
-def _from_mask_par(dy, dx, mask, mode, a, other):
-    _from_mask_body(dy, dx, mask, mode, a, other)
+def _from_mask_par(dy, dx, mask, mode, a, other, stream):
+    _from_mask_body(dy, dx, mask, mode, a, other, stream)
 
 
 @njit(parallel=True, cache=True)
@@ -371,7 +400,8 @@ def _elementwise(x, y, mask, store_mask: bool, plan: Plan, backward: bool) -> No
     n = x.size
     kernel = _masked_body if n < SERIAL_BELOW else _masked_par  # _kernel("masked", n), inline
     kernel(x, y, mask if store_mask else _NO_MASK, store_mask, mode, plan.t, s, plan.alpha_b,
-           other, plan.k0, plan.k1, plan.o0, plan.o1, _scratch(n))
+           other, plan.k0, plan.k1, plan.o0, plan.o1, _scratch(n),
+           n >= SERIAL_BELOW and streaming(y))
 
 
 # --- the kernel interface shared with reference.py and cuda.py ------------------------------
@@ -400,7 +430,8 @@ def backward(dy, dx, mask, plan: Plan) -> None:
     else:
         mode = COPY if plan.variant == "standard" else SCALE
         s = plan.alpha_a if plan.variant == "alpha" else plan.scale
-        _kernel("from_mask", dy.size)(dy, dx, mask, mode, s, zero)
+        _kernel("from_mask", dy.size)(dy, dx, mask, mode, s, zero,
+                                      dy.size >= SERIAL_BELOW and streaming(dx))
 
 
 def inference(x, y, plan: Plan) -> None:

@@ -101,11 +101,11 @@ def drop_flat(x, y, mode, s, beta, other, t, key0, key1, off0, off1, w64, mask):
             if store:
                 mask[cb + k] = byte
             if mode == D_SCALE:
-                select8(x, y, 8 * (cb + k), byte, s, beta, other, SCALE)
+                select8(x, y, 8 * (cb + k), byte, s, beta, other, SCALE, False)
             elif mode == D_COPY:
-                select8(x, y, 8 * (cb + k), byte, s, beta, other, COPY)
+                select8(x, y, 8 * (cb + k), byte, s, beta, other, COPY, False)
             else:
-                select8(x, y, 8 * (cb + k), byte, s, beta, other, AFFINE)
+                select8(x, y, 8 * (cb + k), byte, s, beta, other, AFFINE, False)
         e0 = 8 * (cb + nb)
         if nb < CH and e0 < n:  # the last, partial mask byte; its padding bits are 0
             byte = keep_byte(u16, 8 * nb, t32) & ((1 << (n - e0)) - 1)

@@ -176,3 +176,70 @@ def test_keep_mask_is_the_reference_mask():
 def test_backends_lists_host_backends():
     names = fd.backends()
     assert names[:2] == ["numpy", "cpu"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("variant", ["inverted", "standard", "alpha"])
+def test_streaming_stores_equal_the_reference(monkeypatch, dtype, variant):
+    """The non-temporal store path (outputs of STREAM_FROM_BYTES and more, 16-byte aligned)
+    writes the same bits: the threshold is lowered so that a parallel-sized array streams,
+    and an output view one element off 16-byte alignment takes the plain stores."""
+    from fastdrop.kernels import cpu
+
+    monkeypatch.setattr(cpu, "STREAM_FROM_BYTES", 0)
+    n = cpu.SERIAL_BELOW + 4101  # parallel path, a partial chunk and a partial mask byte
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(n).astype(dtype)
+    kw = dict(seed=11, offset=3, variant=variant)
+    buf = np.empty(n + 1, dtype)
+    aligned = buf[:n] if buf.ctypes.data % 16 == 0 else buf[1:]
+    odd = buf[1:] if aligned.ctypes.data == buf.ctypes.data else buf[:n]
+    assert cpu.streaming(aligned) and not cpu.streaming(odd)
+    for p in (0.1, 0.5, 0.9):
+        y_ref, mask_ref = fd.dropout(x, p, backend="numpy", **kw)
+        dx_ref = fd.dropout_backward(x, p, backend="numpy", **kw)
+        for out in (aligned, odd):
+            y, mask = fd.dropout(x, p, backend="cpu", out=out, **kw)
+            assert_same(variant, y, y_ref)
+            np.testing.assert_array_equal(mask, mask_ref)
+            assert_same(variant, fd.dropout_backward(x, p, backend="cpu", out=out, **kw), dx_ref)
+            dx = fd.dropout_backward(x, p, mask=mask_ref, backend="cpu", out=out,
+                                     variant=variant)
+            assert_same(variant, dx, dx_ref)
+
+
+def test_streaming_ceiling_equals_numpy(monkeypatch):
+    from fastdrop.bench import ceiling
+    from fastdrop.kernels import cpu
+
+    monkeypatch.setattr(cpu, "STREAM_FROM_BYTES", 0)
+    n = cpu.SERIAL_BELOW + 4101
+    x = np.random.default_rng(2).standard_normal(n).astype(np.float32)
+    y = np.zeros_like(x)
+    assert ceiling.scale_kernel(n, y) is ceiling.stream_scale_nt
+    ceiling.check(x, y, np.float32(2.0))  # raises when it disagrees
+    np.testing.assert_array_equal(y, x * np.float32(2.0))
+
+
+def test_streaming_kernels_emit_non_temporal_stores():
+    """The streaming path is real machine code, not a flag nobody reads: on x86 the
+    backward-from-mask kernel, compiled afresh (cached code cannot be inspected), holds
+    non-temporal vector stores, and writes what the plain stores write."""
+    import platform
+
+    import numba
+
+    from fastdrop.kernels import cpu
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("the instruction names checked are x86's")
+    fresh = numba.njit(parallel=True)(cpu._from_mask_par.py_func)
+    n = cpu.SERIAL_BELOW
+    dy = np.random.default_rng(3).standard_normal(n).astype(np.float32)
+    _, mask = fd.dropout(dy, 0.5, seed=1, backend="numpy")
+    dx = np.empty_like(dy)
+    assert dx.ctypes.data % 16 == 0
+    fresh(dy, dx, mask, cpu.SCALE, np.float32(2.0), np.float32(0.0), True)
+    np.testing.assert_array_equal(dx, fd.dropout_backward(dy, 0.5, mask=mask, backend="numpy"))
+    asm = "\n".join(fresh.inspect_asm(sig) for sig in fresh.signatures)
+    assert "movntp" in asm
