@@ -53,7 +53,8 @@ def add_arguments(p) -> None:
                    help="the default: every table, 3 seeds, 3000-step runs, short pyperf "
                    "runs (minutes)")
     p.add_argument("--full", dest="profile", action="store_const", const="full",
-                   help="5 seeds, 6000-step runs, longer pyperf runs: for publishing")
+                   help="10 seeds, 6000-step runs, rates tuned on validation, longer "
+                   "pyperf runs: the profile that decides (about 1.5 h on 2 cores)")
     p.set_defaults(profile="quick")
     p.add_argument("--out", default="reports/runs", metavar="DIR",
                    help="where run folders are made (default reports/runs)")
