@@ -81,11 +81,16 @@ def _shape_part(shape: tuple, dtype, p: float, variant: str) -> tuple:
     return (variant, n, nbits, channel_len, *_constants(np.dtype(dtype), p, variant))
 
 
+def key_words(seed: int, offset: int) -> tuple[int, int, int, int]:
+    """(k0, k1, o0, o1): the Philox key words (seed low / high 32 bits) and counter words 2
+    and 3 (offset low / high), SPEC.md section 1."""
+    return seed & _M32, seed >> 32, offset & _M32, offset >> 32
+
+
 def make_plan(shape, dtype, p: float, seed: int, offset: int, variant: str) -> Plan:
     """Constants for one call; inputs are already validated."""
     shape = shape if type(shape) is tuple else tuple(shape)
-    return _new_plan(Plan, (*_shape_part(shape, dtype, p, variant),
-                            seed & _M32, seed >> 32, offset & _M32, offset >> 32))
+    return _new_plan(Plan, (*_shape_part(shape, dtype, p, variant), *key_words(seed, offset)))
 
 
 _new_plan = tuple.__new__  # a NamedTuple from a ready tuple, without its keyword __new__

@@ -45,7 +45,7 @@ def dropout(
         y = ops.TransformDropout.apply(x, p, seed, offset, variant, store_mask)[0]
         return x.copy_(y) if inplace else y
     if host.takes(x):
-        return host.HostDropout.apply(x, p, seed, offset, variant, store_mask, inplace)
+        return host.apply(x, p, seed, offset, variant, store_mask, inplace)
     return ops.EagerDropout.apply(x, p, seed, offset, variant, store_mask, inplace)[0]
 
 

@@ -19,6 +19,7 @@ from fastdrop import _validate as v
 from fastdrop.kernels import cpu
 from fastdrop.kernels.plan import make_plan
 
+from . import native
 from .ops import dropout_backward_op, to_i64
 
 # torch dtype -> numpy dtype the CPU kernels take (ops.DEVICE_DTYPES["cpu"])
@@ -75,6 +76,18 @@ def backward(dy: Tensor, mask: Tensor, plan) -> Tensor:
         cpu.backward(_flat(dy), dxn.reshape(-1), mask.numpy() if mask.numel() else None,
                      plan)
     return torch.from_numpy(dxn)
+
+
+def apply(x: Tensor, p: float, seed: int, offset: int, variant: str, store_mask: bool,
+          inplace: bool) -> Tensor:
+    """Dropout of a tensor takes() accepts, with autograd: the native C++ op for the
+    element variants out of place (native.py), else the Python Function below."""
+    if not inplace and variant in native.VARIANTS:
+        ext = native.extension()
+        if ext is not None:
+            return native.apply(ext, x, NUMPY_DTYPES[x.dtype], p, seed, offset, variant,
+                                store_mask)
+    return HostDropout.apply(x, p, seed, offset, variant, store_mask, inplace)
 
 
 class HostDropout(torch.autograd.Function):

@@ -66,8 +66,8 @@ class Dropout(torch.nn.Module):
         else:  # the common case: p and variant were checked in __init__
             seed, offset = self._words()
             if host.takes(xb):  # contiguous CPU tensor: the kernels called directly
-                y = host.HostDropout.apply(xb, self.p, seed, offset, self.variant,
-                                           self.store_mask, self.inplace)
+                y = host.apply(xb, self.p, seed, offset, self.variant, self.store_mask,
+                               self.inplace)
             else:
                 ops.check_tensor(xb)
                 y = ops.EagerDropout.apply(xb, self.p, seed, offset, self.variant,

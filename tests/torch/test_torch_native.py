@@ -1,0 +1,132 @@
+"""The native eager op (fastdrop/torch/native.py): a C++ autograd Function calling the
+Numba kernels. Same bits as fastdrop.dropout, its gradients, double backward, gradcheck,
+saved-tensor hooks, and the Python Function as the fallback."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+import fastdrop
+from fastdrop.kernels import cpu
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+fdt = pytest.importorskip("fastdrop.torch")
+from fastdrop.torch import host, native  # noqa: E402
+
+RATES = (0.0, 0.1, 0.5, 0.9, 1.0)
+
+
+@pytest.fixture(scope="module")
+def ext():
+    e = native.extension()
+    if e is None:
+        pytest.skip(f"the native op is not available here: {native.status()}")
+    return e
+
+
+def _grad_fn_name(y) -> str:
+    return y.grad_fn.name()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("variant", native.VARIANTS)
+@pytest.mark.parametrize("shape", [(0,), (1,), (7,), (100, 100), (cpu.SERIAL_BELOW + 13,)])
+@pytest.mark.parametrize("store_mask", [True, False])
+def test_native_equals_fastdrop_bit_for_bit(ext, dtype, variant, shape, store_mask):
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(*shape, dtype=dtype, generator=gen, requires_grad=True)
+    dy = torch.randn(*shape, dtype=dtype, generator=gen)
+    for p in RATES:
+        if variant == "alpha" and p == 1.0:
+            continue
+        seed, offset = 2**63 + 17, 5
+        x.grad = None
+        y = fdt.dropout(x, p, seed=seed, offset=offset, variant=variant,
+                        store_mask=store_mask)
+        assert "NativeDropout" in _grad_fn_name(y)
+        y.backward(dy)
+        y_ref, mask = fastdrop.dropout(x.detach().numpy(), p, seed=seed, offset=offset,
+                                       variant=variant)
+        np.testing.assert_array_equal(y.detach().numpy(), y_ref)
+        dx_ref = fastdrop.dropout_backward(dy.numpy(), p, seed=seed, offset=offset,
+                                           variant=variant)
+        np.testing.assert_array_equal(x.grad.numpy(), dx_ref)
+
+
+def test_native_module_and_threads(ext):
+    """The module takes the native op; one and two Numba threads give the same bits on an
+    array large enough for the parallel kernels."""
+    layer = fdt.Dropout(0.3, seed=9)
+    x = torch.randn(cpu.SERIAL_BELOW * 2 + 5, requires_grad=True)
+    before = numba.get_num_threads()
+    outs = []
+    try:
+        for threads in sorted({1, before}):
+            numba.set_num_threads(threads)
+            layer.offset.zero_()
+            x.grad = None
+            y = layer(x)
+            assert "NativeDropout" in _grad_fn_name(y)
+            y.sum().backward()
+            outs.append((y.detach().clone(), x.grad.clone()))
+    finally:
+        numba.set_num_threads(before)
+    y_ref, mask = fastdrop.dropout(x.detach().numpy(), 0.3, seed=9, offset=0)
+    for y, g in outs:
+        np.testing.assert_array_equal(y.numpy(), y_ref)
+        np.testing.assert_array_equal(
+            g.numpy(), fastdrop.dropout_backward(np.ones_like(y_ref), 0.3, mask=mask))
+
+
+def test_native_saves_one_bit_per_element(ext):
+    saved = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    x = torch.randn(64, 100, requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fdt.dropout(x, 0.5, seed=1)
+        fdt.dropout(x, 0.5, seed=1, store_mask=False)
+    assert [(t.dtype, t.numel()) for t in saved] == [(torch.uint8, 64 * 100 // 8),
+                                                      (torch.uint8, 0)]
+
+
+@pytest.mark.parametrize("store_mask", [True, False])
+def test_native_double_backward_and_gradcheck(ext, store_mask):
+    x = torch.randn(6, 9, dtype=torch.float64, requires_grad=True)
+    fn = lambda t: fdt.dropout(t, 0.4, seed=3, offset=2, store_mask=store_mask)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (x,))
+    assert torch.autograd.gradgradcheck(fn, (x,))
+    y = fn(x)
+    dy = torch.randn(6, 9, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(y, x, dy, create_graph=True)  # dx = D dy, differentiable
+    assert g.requires_grad
+    _, mask = fastdrop.dropout(x.detach().numpy(), 0.4, seed=3, offset=2)
+    np.testing.assert_array_equal(
+        g.detach().numpy(), fastdrop.dropout_backward(dy.detach().numpy(), 0.4, mask=mask))
+    g.sum().backward()  # d(sum D dy)/d dy = D 1
+    np.testing.assert_array_equal(
+        dy.grad.numpy(), fastdrop.dropout_backward(np.ones((6, 9)), 0.4, mask=mask))
+
+
+def test_python_function_when_native_is_off(monkeypatch):
+    """With the native op unavailable (no compiler, or FASTDROP_TORCH_NATIVE=0) the Python
+    Function runs, with the same results."""
+    monkeypatch.setattr(native, "_state", {"ext": None, "why": "FASTDROP_TORCH_NATIVE=0"})
+    assert native.status() == "FASTDROP_TORCH_NATIVE=0"
+    x = torch.randn(10, 10, requires_grad=True)
+    y = fdt.dropout(x, 0.5, seed=4)
+    assert "NativeDropout" not in _grad_fn_name(y)
+    np.testing.assert_array_equal(
+        y.detach().numpy(), fastdrop.dropout(x.detach().numpy(), 0.5, seed=4)[0])
+
+
+def test_inplace_and_other_variants_stay_on_the_python_function(ext):
+    x = torch.randn(10, 10)
+    assert host.takes(x)
+    y = fdt.dropout(x.clone().requires_grad_(), 0.5, seed=4, variant="gaussian")
+    assert "NativeDropout" not in _grad_fn_name(y)
