@@ -242,10 +242,22 @@ def _channels_body(x, y, mask, length, s, zero):
 @njit(inline="always")
 def box_muller(ra, rb):
     """SPEC.md's Box-Muller for one pair of Philox words: (R, 2 pi u2); the pair's first
-    lane is R cos, its second R sin. Also the fused layers' Gaussian factor (nn/fused_draw)."""
+    lane is R cos, its second R sin."""
     u1 = (float(ra) + 0.5) / 4294967296.0
     u2 = float(rb) / 4294967296.0
     return math.sqrt(-2.0 * math.log(u1)), 2.0 * math.pi * u2
+
+
+@njit(inline="always")
+def gaussian_call(m, k0, k1, o0, o1):
+    """The 4 standard normals z of elements 4m .. 4m+3 (float64): Philox call m, its words
+    (r0, r1) and (r2, r3) through box_muller. Also the fused layers' Gaussian factor
+    (nn/fused_draw.gaussian_factors)."""
+    c = U64(m)
+    r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
+    ra, aa = box_muller(r0, r1)
+    rb, ab = box_muller(r2, r3)
+    return ra * math.cos(aa), ra * math.sin(aa), rb * math.cos(ab), rb * math.sin(ab)
 
 
 @njit(inline="always", cache=True)
@@ -253,21 +265,13 @@ def _gaussian_body(x, y, sigma, key0, key1, off0, off1):
     """y = x * (1 + sigma*z), z by Box-Muller on Philox call i // 4 (float64 math)."""
     k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
     n = x.size
-    calls = (n + 3) // 4
-    for m in prange(calls):
-        c = U64(m)
-        r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
-        for pair in range(2):
-            ra = r0 if pair == 0 else r2
-            rb = r1 if pair == 0 else r3
-            radius, angle = box_muller(ra, rb)
-            for h in range(2):
-                i = 4 * m + 2 * pair + h
-                if i < n:
-                    z = radius * math.cos(angle) if h == 0 else radius * math.sin(angle)
-                    xi = x[i]
-                    y[i] = 1.0 + sigma * z  # rounds the factor to y's dtype, as the spec says
-                    y[i] = xi * y[i]
+    for m in prange((n + 3) // 4):
+        z = gaussian_call(m, k0, k1, o0, o1)
+        for j in range(min(4, n - 4 * m)):
+            i = 4 * m + j
+            xi = x[i]
+            y[i] = 1.0 + sigma * z[j]  # rounds the factor to y's dtype, as the spec says
+            y[i] = xi * y[i]
 
 
 @njit(inline="always", cache=True)

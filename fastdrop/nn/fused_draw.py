@@ -6,23 +6,19 @@ fused_loops.py.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
 from ..kernels._numba_ext import (
     AFFINE,
     COPY,
-    M32,
     SCALE,
     U64,
     keep_byte,
-    philox_lazy,
     prefer_512,
     select8,
 )
-from ..kernels.cpu import CH, box_muller, philox_words
+from ..kernels.cpu import CH, gaussian_call, philox_words
 from .fused_loops import (
     D_AFFINE,
     D_COPY,
@@ -35,7 +31,6 @@ from .fused_loops import (
     dense_forward,
 )
 
-_S32 = U64(32)
 _SPREAD = U64(0x0101010101010101)  # a byte copied into all 8 bytes
 _BITSEL = U64(0x8040201008040201)  # byte j keeps bit j
 
@@ -134,17 +129,9 @@ def gaussian_factors(f, sigma, key0, key1, off0, off1):
     k0, k1, o0, o1 = U64(key0), U64(key1), U64(off0), U64(off1)
     n = f.size
     for m in range((n + 3) // 4):
-        c = U64(m)
-        r0, r1, r2, r3 = philox_lazy(c & M32, c >> _S32, o0, o1, k0, k1)
-        for pair in range(2):
-            ra = r0 if pair == 0 else r2
-            rb = r1 if pair == 0 else r3
-            radius, angle = box_muller(ra, rb)
-            for h in range(2):
-                i = 4 * m + 2 * pair + h
-                if i < n:
-                    z = radius * math.cos(angle) if h == 0 else radius * math.sin(angle)
-                    f[i] = 1.0 + sigma * z
+        z = gaussian_call(m, k0, k1, o0, o1)
+        for j in range(min(4, n - 4 * m)):
+            f[4 * m + j] = 1.0 + sigma * z[j]
 
 
 # --- one call per layer and direction: the draw (or restore) and the fused pass ---------
