@@ -85,8 +85,7 @@ def apply(x: Tensor, p: float, seed: int, offset: int, variant: str, store_mask:
     if not inplace and variant in native.VARIANTS:
         ext = native.extension()
         if ext is not None:
-            return native.apply(ext, x, NUMPY_DTYPES[x.dtype], p, seed, offset, variant,
-                                store_mask)
+            return native.apply(ext, x, p, seed, offset, variant, store_mask)
     return HostDropout.apply(x, p, seed, offset, variant, store_mask, inplace)
 
 

@@ -14,10 +14,12 @@ from torch import Tensor
 
 from fastdrop import _validate as v
 
-from . import host, ops
+from . import host, native, ops
 from .functional import dropout
 
 _STATE = ("seed", "offset")
+_SITE_FIELDS = ("p", "variant", "store_mask", "inplace")
+_UNSET = False  # the native Site not looked up yet (None: the native op does not serve it)
 _U64_MAX = (1 << 64) - 1
 
 
@@ -50,9 +52,30 @@ class Dropout(torch.nn.Module):
         self.register_buffer("offset", torch.zeros((), dtype=torch.int64))
         self._views = None  # numpy views of seed and offset for the eager path (_words)
 
+    def __setattr__(self, name, value):
+        if name == "p" and "variant" in self.__dict__:  # changed after __init__: checked
+            value = v.check_p(value, self.variant)
+        super().__setattr__(name, value)
+        if name in _SITE_FIELDS:
+            self.__dict__["_site"] = _UNSET  # the native Site holds p, variant, store_mask
+
     def forward(self, x: Tensor) -> Tensor:
         if not self.training:
             return dropout(x, self.p, False, seed=0, variant=self.variant)
+        # The common case in one C++ call (native.py): a contiguous CPU float tensor in
+        # eager mode; the Site reads and advances the offset buffer itself. In a training
+        # step every line of Python here costs several times what it costs in a loop
+        # (NOTES.md, fastdrop.torch), so this path has as few as it can.
+        site = self._site
+        if site is not None and not torch.compiler.is_compiling() and type(x) is Tensor \
+                and not torch._C._are_functorch_transforms_active():
+            if site is _UNSET:
+                site = self._site = self._make_site()
+            if site is not None:
+                b = self._buffers
+                y = site(x, b["seed"], b["offset"])
+                if y is not None:
+                    return y
         xb = self._batched(x)
         if torch.compiler.is_compiling():
             # The buffers go in as tensors (no guard on their values), and the offset is
@@ -63,16 +86,27 @@ class Dropout(torch.nn.Module):
         elif torch._C._are_functorch_transforms_active():
             y = self._call(xb, ops.to_u64(self.seed), ops.to_u64(self.offset))
             self.offset.add_(1)
-        else:  # the common case: p and variant were checked in __init__
+        else:  # eager, p and variant checked in __init__; x checked before the offset moves
+            direct = host.takes(xb)  # contiguous CPU tensor: the kernels called directly
+            if not direct:
+                ops.check_tensor(xb)
             seed, offset = self._words()
-            if host.takes(xb):  # contiguous CPU tensor: the kernels called directly
+            if direct:
                 y = host.apply(xb, self.p, seed, offset, self.variant, self.store_mask,
                                self.inplace)
             else:
-                ops.check_tensor(xb)
                 y = ops.EagerDropout.apply(xb, self.p, seed, offset, self.variant,
                                            self.store_mask, self.inplace)[0]
         return y if xb is x else y.view(x.shape)
+
+    def _make_site(self):
+        """The native op's Site for this module's settings, or None where the native op
+        does not serve it (another variant, inplace, no extension: native.status())."""
+        if self.inplace or self.variant not in native.VARIANTS:  # (spatial: not there)
+            return None
+        ext = native.extension()
+        return None if ext is None else native.site(ext, self.p, self.variant,
+                                                    self.store_mask)
 
     def _words(self) -> tuple[int, int]:
         """(seed, offset) as uint64 ints, advancing the offset buffer by one: read and
@@ -89,7 +123,8 @@ class Dropout(torch.nn.Module):
 
     def __getstate__(self):
         # the views are of this object's buffers: a copy or unpickled module makes its own
-        return {**super().__getstate__(), "_views": None}
+        # and the native Site is not picklable: made again on first use
+        return {**super().__getstate__(), "_views": None, "_site": _UNSET}
 
     def _call(self, x, seed, offset):
         return dropout(x, self.p, True, seed=seed, offset=offset, variant=self.variant,

@@ -27,7 +27,7 @@ import numpy as np
 from numba import carray, cfunc, types
 
 from fastdrop.kernels import cpu
-from fastdrop.kernels.plan import key_words, make_plan
+from fastdrop.kernels.plan import make_plan
 
 SOURCE = Path(__file__).with_name("csrc") / "native_dropout.cpp"
 NAME = "fastdrop_native"
@@ -176,20 +176,28 @@ def _modes(plan):
     return cpu.SCALE, plan.scale, plan.zero, plan.zero, cpu.SCALE, plan.scale, plan.zero
 
 
-_CONSTS: dict = {}  # (dtype, p, variant) -> the call's constant arguments
+_SITES: dict = {}  # (p, variant, store_mask) -> ext.Site
 
 
-def apply(ext, x, dtype, p: float, seed: int, offset: int, variant: str, store_mask: bool):
-    """y = dropout(x) through the C++ Function (x: a contiguous CPU float tensor, dtype its
-    numpy dtype; variant one of VARIANTS; p, seed, offset checked by the caller). The
-    Plan's per-(dtype, p, variant) constants are kept here; per call only the key words
-    change (plan.key_words, the same split make_plan does)."""
-    key = (dtype, p, variant)
-    consts = _CONSTS.get(key)
-    if consts is None:
-        plan = make_plan((0,), dtype, p, 0, 0, variant)
-        fmode, fa, fb, fo, bmode, ba, bo = _modes(plan)
-        consts = _CONSTS[key] = (int(plan.t), fmode, float(fa), float(fb), float(fo), bmode,
-                                 float(ba), float(bo))
-    return ext.dropout(x, *consts, *key_words(seed, offset), store_mask, seed, offset, p,
-                       variant)
+def site(ext, p: float, variant: str, store_mask: bool):
+    """The extension's Site for one (p, variant, store_mask): the Plan's constants for
+    float32 and float64 (kernels/plan.py, the scales rounded to each dtype) and the
+    backward's, made once. p and variant checked by the caller; variant in VARIANTS."""
+    key = (p, variant, store_mask)
+    s = _SITES.get(key)
+    if s is None:
+        f32, f64 = (_modes(make_plan((0,), np.dtype(dt), p, 0, 0, variant))
+                    for dt in (np.float32, np.float64))
+        t = make_plan((0,), np.dtype(np.float32), p, 0, 0, variant).t  # dtype-free
+        s = _SITES[key] = ext.Site(
+            int(t), f32[0], *map(float, f32[1:4]), *map(float, f64[1:4]), f32[4],
+            float(f32[5]), float(f32[6]), float(f64[5]), float(f64[6]), float(p), variant,
+            bool(store_mask))
+    return s
+
+
+def apply(ext, x, p: float, seed: int, offset: int, variant: str, store_mask: bool):
+    """y = dropout(x) through the native op (x: a contiguous CPU float32/float64 tensor;
+    variant one of VARIANTS; p, seed, offset checked by the caller). Per call only the key
+    words change; the C++ side splits them as plan.key_words does."""
+    return site(ext, p, variant, store_mask).apply(x, seed, offset)

@@ -130,3 +130,70 @@ def test_inplace_and_other_variants_stay_on_the_python_function(ext):
     assert host.takes(x)
     y = fdt.dropout(x.clone().requires_grad_(), 0.5, seed=4, variant="gaussian")
     assert "NativeDropout" not in _grad_fn_name(y)
+
+
+def test_module_site_path_reads_and_advances_the_offset(ext):
+    """The module's one-call path (native Site) gives fastdrop.dropout's bits at the
+    module's (seed, offset), advances the offset buffer by one per call, and continues
+    across the uint64 wrap."""
+    layer = fdt.Dropout(0.4, seed=2**64 - 3)
+    layer.offset.fill_(-1)  # uint64 2^64 - 1: the next call wraps to 0
+    x = torch.randn(33, 17, requires_grad=True)
+    for offset in (2**64 - 1, 0, 1):
+        y = layer(x)
+        assert _grad_fn_name(y) == "NativeDropoutBackward"
+        ref, _ = fastdrop.dropout(x.detach().numpy(), 0.4, seed=2**64 - 3, offset=offset)
+        np.testing.assert_array_equal(y.detach().numpy(), ref)
+    assert int(layer.offset) == 2
+
+
+def test_module_site_follows_its_settings(ext):
+    """Changing p, store_mask or inplace after construction takes effect on the next call
+    (the Site is made again); a bad p is refused with fastdrop's error and changes nothing."""
+    layer = fdt.Dropout(0.5, seed=7)
+    x = torch.randn(20, 30)
+    layer(x)
+    layer.p = 0.25
+    layer.offset.zero_()
+    np.testing.assert_array_equal(
+        layer(x).numpy(), fastdrop.dropout(x.numpy(), 0.25, seed=7, offset=0)[0])
+    with pytest.raises(ValueError, match="p"):
+        layer.p = 1.5
+    assert layer.p == 0.25
+    saved = []
+    layer.store_mask = False
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t,
+                                                  lambda t: t):
+        layer(x.clone().requires_grad_())
+    assert [t.numel() for t in saved] == [0]
+    layer.inplace = True
+    xi = x.clone()
+    assert layer(xi) is xi  # inplace goes to the Python Function, as before
+
+
+def test_module_with_site_pickles_and_copies(ext):
+    import copy
+    import pickle
+
+    layer = fdt.Dropout(0.3, seed=5)
+    x = torch.randn(8, 8)
+    layer(x)
+    for other in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert int(other.offset) == 1
+        np.testing.assert_array_equal(other(x).numpy(), layer(x).numpy())
+        layer.offset.sub_(1)
+
+
+def test_module_site_declines_what_it_does_not_take(ext):
+    """Non-contiguous and integer inputs leave the one-call path: the former is handled by
+    the general path (same bits), the latter gets fastdrop's dtype error, and neither
+    advances the offset wrongly."""
+    layer = fdt.Dropout(0.5, seed=1)
+    x = torch.randn(10, 12)
+    y = layer(x.t())
+    ref, _ = fastdrop.dropout(np.ascontiguousarray(x.t().numpy()), 0.5, seed=1, offset=0)
+    np.testing.assert_array_equal(y.numpy(), ref)
+    assert int(layer.offset) == 1
+    with pytest.raises(TypeError, match="int64"):
+        layer(torch.ones(4, dtype=torch.int64))
+    assert int(layer.offset) == 1

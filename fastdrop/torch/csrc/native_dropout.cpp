@@ -1,8 +1,9 @@
-// fastdrop.torch's native eager op: dropout of a contiguous CPU float32/float64 tensor as a
-// C++ autograd Function whose forward and backward call fastdrop's Numba kernels through
+// fastdrop.torch's native eager op: dropout of a contiguous CPU float32/float64 tensor with
+// a C++ autograd node whose forward and backward call fastdrop's Numba kernels through
 // C function pointers (Numba cfuncs made in fastdrop/torch/native.py). No Python runs
 // between autograd and the kernels: what a Python autograd.Function costs per call
-// (about 27-31 us for an empty one here, NOTES.md) is what this saves.
+// (about 27-31 us for an empty one here, NOTES.md) is what this saves. A module's forward
+// is one call of its Site (below), which also reads and advances the module's offset.
 //
 // The kernels, the Plan (threshold t, scales, Philox key and counter words) and so the
 // bits are fastdrop's: Python computes the Plan and passes its numbers in; this file only
@@ -10,7 +11,12 @@
 // (create_graph=True) goes through the registered op fastdrop::dropout_backward.
 #include <torch/extension.h>
 
+#include <ATen/EmptyTensor.h>
+#include <torch/csrc/autograd/functions/utils.h>
+
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 
 namespace {
@@ -54,46 +60,51 @@ int32_t streaming(const at::Tensor& y) {
          reinterpret_cast<uintptr_t>(y.data_ptr()) % 16 == 0;
 }
 
-int64_t as_i64(uint64_t u) { return static_cast<int64_t>(u); }
+// What a call needs besides x, seed and offset: the Plan's constants for one (p, variant,
+// dtype) and the backward's. Shared (not copied) by every node a Site makes.
+struct Consts {
+  int64_t t, fmode, bmode;
+  double fa, fb, fother, ba, bother, p;
+  std::string variant;
+  bool store_mask;
+};
+using ConstsPtr = std::shared_ptr<const Consts>;
 
-class NativeDropout : public torch::autograd::Function<NativeDropout> {
- public:
-  // f*: the forward's mode and constants, b*: the backward's (cpu._elementwise and
-  // cpu.backward choose them from the variant; native.py passes them in).
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
-                            int64_t t, int64_t fmode, double fa, double fb, double fother,
-                            int64_t bmode, double ba, double bother, uint64_t k0,
-                            uint64_t k1, uint64_t o0, uint64_t o1, bool store_mask,
-                            uint64_t seed, uint64_t offset, double p,
-                            const std::string& variant) {
-    const int kind = kind_of(x);
-    const int64_t n = x.numel();
-    at::Tensor y = at::empty_like(x, at::MemoryFormat::Contiguous);
-    at::Tensor mask = at::empty({store_mask ? (n + 7) / 8 : 0}, x.options().dtype(at::kByte));
-    if (n) {
-      TORCH_CHECK(MASKED[kind] != nullptr, "fastdrop native op: kernels not set");
-      MASKED[kind](x.data_ptr(), y.data_ptr(), store_mask ? mask.data_ptr<uint8_t>() : nullptr,
-                   n, store_mask, static_cast<int32_t>(fmode), static_cast<int32_t>(t), fa,
-                   fb, fother, k0, k1, o0, o1, streaming(y));
-    }
-    ctx->save_for_backward({mask});
-    // three entries, not one per number: each is a string key hashed and an IValue made
-    ctx->saved_data["i"] = std::vector<int64_t>{t, bmode, as_i64(k0), as_i64(k1), as_i64(o0),
-                                                as_i64(o1), as_i64(seed), as_i64(offset)};
-    ctx->saved_data["f"] = std::vector<double>{ba, bother, p};
-    ctx->saved_data["v"] = variant;
-    return y;
+// What a call saves for backward when no mask is kept: one empty uint8 tensor (the
+// registered op returns the same, so saved-tensor hooks see a tensor of 0 bytes).
+const at::Tensor& no_mask() {
+  static const at::Tensor empty = at::empty({0}, at::TensorOptions().dtype(at::kByte));
+  return empty;
+}
+
+at::Tensor empty_cpu(at::IntArrayRef sizes, at::ScalarType dtype) {
+  // at::detail::empty_cpu is what at::empty's CPU kernel runs, without the dispatcher
+  return at::detail::empty_cpu(sizes, dtype, /*pin_memory=*/false, c10::nullopt);
+}
+
+// The autograd node of one call, written as torch's generated nodes are (MulBackward0 and
+// the like) rather than through torch::autograd::Function, whose generic bookkeeping (a
+// context of IValues, output wrapping) cost more than the kernels at 10^4 elements.
+struct NativeDropoutBackward : public torch::autograd::Node {
+  torch::autograd::SavedVariable mask_;
+  ConstsPtr c_;
+  int kind_ = 0;
+  uint64_t k0_ = 0, k1_ = 0, o0_ = 0, o1_ = 0, seed_ = 0, offset_ = 0;
+
+  std::string name() const override { return "NativeDropoutBackward"; }
+
+  void release_variables() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    mask_.reset_data();
   }
 
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grads) {
-    at::Tensor mask = ctx->get_saved_variables()[0];
+  torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    at::Tensor mask = mask_.unpack();  // raises if the graph was already freed
+    torch::autograd::variable_list out(1);
     at::Tensor dy = grads[0];
-    torch::autograd::variable_list out(18);  // one per forward argument
-    if (!dy.defined()) return out;
-    auto& d = ctx->saved_data;
-    const auto i = d["i"].toIntVector();  // t, bmode, k0, k1, o0, o1, seed, offset
-    const auto f = d["f"].toDoubleVector();  // ba, bother, p
+    if (!dy.defined() || !should_compute_output(0)) return out;
+    const Consts& c = *c_;
     if (at::GradMode::is_enabled()) {
       // create_graph=True: the registered op, which has its own autograd formula
       static auto op = c10::Dispatcher::singleton()
@@ -101,25 +112,24 @@ class NativeDropout : public torch::autograd::Function<NativeDropout> {
                            .typed<at::Tensor(const at::Tensor&, const at::Tensor&,
                                              const at::Tensor&, const at::Tensor&, double,
                                              c10::string_view)>();
-      const std::string variant = d["v"].toStringRef();
-      out[0] = op.call(dy, mask, at::scalar_tensor(i[6], at::kLong),
-                       at::scalar_tensor(i[7], at::kLong), f[2], variant);
+      out[0] = op.call(dy, mask, at::scalar_tensor(static_cast<int64_t>(seed_), at::kLong),
+                       at::scalar_tensor(static_cast<int64_t>(offset_), at::kLong), c.p,
+                       c.variant);
       return out;
     }
-    dy = dy.contiguous();
-    const int kind = kind_of(dy);
+    // autograd gives dy y's dtype and shape (the node's input metadata), not its layout
+    if (!dy.is_contiguous()) dy = dy.contiguous();  // e.g. the expanded ones of .sum()
     const int64_t n = dy.numel();
-    at::Tensor dx = at::empty_like(dy, at::MemoryFormat::Contiguous);
+    at::Tensor dx = empty_cpu(dy.sizes(), dy.scalar_type());
     if (n) {
-      const int32_t bmode = static_cast<int32_t>(i[1]);
+      const int32_t bmode = static_cast<int32_t>(c.bmode);
       if (mask.numel()) {
-        FROM_MASK[kind](dy.data_ptr(), dx.data_ptr(), mask.data_ptr<uint8_t>(), n, bmode, f[0],
-                        f[1], streaming(dx));
+        FROM_MASK[kind_](dy.data_ptr(), dx.data_ptr(), mask.data_ptr<uint8_t>(), n, bmode,
+                         c.ba, c.bother, streaming(dx));
       } else {
-        MASKED[kind](dy.data_ptr(), dx.data_ptr(), nullptr, n, 0, bmode,
-                     static_cast<int32_t>(i[0]), f[0], f[0], f[1], static_cast<uint64_t>(i[2]),
-                     static_cast<uint64_t>(i[3]), static_cast<uint64_t>(i[4]),
-                     static_cast<uint64_t>(i[5]), streaming(dx));
+        MASKED[kind_](dy.data_ptr(), dx.data_ptr(), nullptr, n, 0, bmode,
+                      static_cast<int32_t>(c.t), c.ba, c.ba, c.bother, k0_, k1_, o0_, o1_,
+                      streaming(dx));
       }
     }
     out[0] = dx;
@@ -127,17 +137,85 @@ class NativeDropout : public torch::autograd::Function<NativeDropout> {
   }
 };
 
-at::Tensor dropout(const at::Tensor& x, int64_t t, int64_t fmode, double fa, double fb,
-                   double fother, int64_t bmode, double ba, double bother, uint64_t k0,
-                   uint64_t k1, uint64_t o0, uint64_t o1, bool store_mask, uint64_t seed,
-                   uint64_t offset, double p, const std::string& variant) {
-  return NativeDropout::apply(x, t, fmode, fa, fb, fother, bmode, ba, bother, k0, k1, o0,
-                              o1, store_mask, seed, offset, p, variant);
+// y = dropout(x) with autograd: y, the packed mask (or none) and, when x needs a gradient,
+// the node that keeps the mask. x: a contiguous CPU float32/float64 tensor.
+at::Tensor forward(const ConstsPtr& cp, const at::Tensor& x, uint64_t seed, uint64_t offset) {
+  const int kind = kind_of(x);
+  const Consts& c = *cp;
+  const int64_t n = x.numel();
+  at::Tensor y = empty_cpu(x.sizes(), x.scalar_type());
+  at::Tensor mask = c.store_mask ? empty_cpu({(n + 7) / 8}, at::kByte) : no_mask();
+  const uint64_t k0 = seed & 0xffffffffu, k1 = seed >> 32;
+  const uint64_t o0 = offset & 0xffffffffu, o1 = offset >> 32;  // plan.key_words
+  if (n) {
+    TORCH_CHECK(MASKED[kind] != nullptr, "fastdrop native op: kernels not set");
+    MASKED[kind](x.data_ptr(), y.data_ptr(), c.store_mask ? mask.data_ptr<uint8_t>() : nullptr,
+                 n, c.store_mask, static_cast<int32_t>(c.fmode), static_cast<int32_t>(c.t),
+                 c.fa, c.fb, c.fother, k0, k1, o0, o1, streaming(y));
+  }
+  if (torch::autograd::compute_requires_grad(x)) {
+    auto node = c10::make_intrusive<NativeDropoutBackward>();
+    node->set_next_edges(torch::autograd::collect_next_edges(x));
+    node->mask_ = torch::autograd::SavedVariable(mask, /*is_output=*/false);
+    node->c_ = cp;
+    node->kind_ = kind;
+    node->k0_ = k0, node->k1_ = k1, node->o0_ = o0, node->o1_ = o1;
+    node->seed_ = seed, node->offset_ = offset;
+    torch::autograd::set_history(y, node);
+  }
+  return y;
 }
+
+// One (p, variant, store_mask) setting, for float32 and float64: what a fastdrop.torch
+// module holds, so that its forward is one call from Python.
+class Site {
+ public:
+  Site(int64_t t, int64_t fmode, double fa32, double fb32, double fother32, double fa64,
+       double fb64, double fother64, int64_t bmode, double ba32, double bother32,
+       double ba64, double bother64, double p, std::string variant, bool store_mask) {
+    c_[0] = std::make_shared<const Consts>(
+        Consts{t, fmode, bmode, fa32, fb32, fother32, ba32, bother32, p, variant, store_mask});
+    c_[1] = std::make_shared<const Consts>(
+        Consts{t, fmode, bmode, fa64, fb64, fother64, ba64, bother64, p, variant, store_mask});
+  }
+
+  // Dropout at the module's (seed, offset), advancing the offset buffer by one: both are
+  // 0-dim int64 CPU tensors holding uint64 bits. None (and nothing advanced) when x or the
+  // buffers are not what this path takes; the caller then takes its general path.
+  py::object call(const at::Tensor& x, const at::Tensor& seed, const at::Tensor& offset) {
+    if (!takes(x) || !is_word(seed) || !is_word(offset)) return py::none();
+    int64_t* off = offset.data_ptr<int64_t>();
+    const uint64_t o = static_cast<uint64_t>(*off);
+    at::Tensor y = forward(c_[kind_of(x)], x, static_cast<uint64_t>(*seed.data_ptr<int64_t>()), o);
+    *off = static_cast<int64_t>(o + 1);  // int64 wraps as the uint64 it holds
+    return py::cast(std::move(y));
+  }
+
+  // Dropout at an explicit (seed, offset); x as takes() says (checked by the caller).
+  at::Tensor apply(const at::Tensor& x, uint64_t seed, uint64_t offset) {
+    return forward(c_[kind_of(x)], x, seed, offset);
+  }
+
+ private:
+  static bool takes(const at::Tensor& x) {
+    return x.defined() && x.layout() == at::kStrided && x.device().is_cpu() &&
+           (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble) &&
+           x.is_contiguous();
+  }
+  static bool is_word(const at::Tensor& w) {
+    return w.defined() && w.device().is_cpu() && w.scalar_type() == at::kLong &&
+           w.numel() == 1;
+  }
+  ConstsPtr c_[2];
+};
 
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("set_kernels", &set_kernels, "the Numba cfunc addresses and the streaming threshold");
-  m.def("dropout", &dropout, "dropout of a contiguous CPU tensor, with autograd");
+  py::class_<Site>(m, "Site", "one (p, variant, store_mask) setting of the native op")
+      .def(py::init<int64_t, int64_t, double, double, double, double, double, double,
+                    int64_t, double, double, double, double, double, std::string, bool>())
+      .def("__call__", &Site::call, "dropout at the (seed, offset) buffers; advances offset")
+      .def("apply", &Site::apply, "dropout at an explicit (seed, offset)");
 }
