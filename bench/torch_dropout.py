@@ -8,7 +8,7 @@
 Parts (the arms always interleaved in one process, so a loaded machine slows both alike):
   micro     dropout forward, and forward + backward through autograd, on 100 x 100 float32:
             the two modules alternate call blocks (ABAB); min and median per call.
-  step      the trainer's PyTorch peer models (bench/train_peers.py torch_model: MLP, CNN,
+  step      the trainer's PyTorch peer models (fastdrop/bench/torch_peer.py torch_model: MLP, CNN,
             unchanged) with their dropout sites calling a torch.nn.Dropout or a
             fastdrop.torch.Dropout; step time (forward, loss, backward, Adam) at each rate,
             every (arm, rate) a model of its own, blocks of steps round-robin over all of
@@ -40,9 +40,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from train_peers import torch_model  # noqa: E402  (bench/ is this script's folder)
 
 import fastdrop.torch as fdt  # noqa: E402
+from fastdrop.bench.torch_peer import torch_model  # noqa: E402
 from fastdrop.results.stats import summary  # noqa: E402
 from fastdrop.train.data import load_mnist1d  # noqa: E402
 from fastdrop.train.threads import set_numba_threads  # noqa: E402

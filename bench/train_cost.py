@@ -22,12 +22,10 @@ one warm step.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import platform
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -36,69 +34,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_peers import torch_model, torch_or_none  # noqa: E402
+from train_peers import torch_or_none  # noqa: E402
 
+from fastdrop.bench.torch_peer import TorchArm  # noqa: E402
 from fastdrop.bench.train_timing import FloorArm, TrainArm, interleave, site_shapes  # noqa: E402
 from fastdrop.train.data import load_mnist1d  # noqa: E402
 from fastdrop.train.threads import set_threads, thread_counts  # noqa: E402
-from fastdrop.train.trainer import Batches  # noqa: E402
 
 SCHEMA = "fastdrop.train_cost/1"
-
-
-class TorchArm:
-    """Blocks of PyTorch training steps (Adam, the same batches) for one model and rate."""
-
-    def __init__(self, torch, data, name, p, variant, batch, lr, seed):
-        torch.manual_seed(seed)
-        self.torch = torch
-        self.model = torch_model(torch, name, p, variant)
-        self.model.train()
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=lr)
-        self.loss = torch.nn.CrossEntropyLoss()
-        self.batches = Batches(data.x_train, data.y_train, batch, seed)
-        self.step()  # warm-up, and the optimizer's state exists from here on
-        # every block starts from this state, as fastdrop's TrainArm does
-        self._start = (copy.deepcopy(self.model.state_dict()),
-                       copy.deepcopy(self.opt.state_dict()), self.batches.order.copy(),
-                       self.batches.pos, self.batches.rng.bit_generator.state)
-
-    def _restore(self):
-        model, opt, order, pos, rng = self._start
-        self.model.load_state_dict(model)
-        self.opt.load_state_dict(copy.deepcopy(opt))
-        self.batches.order, self.batches.pos = order.copy(), pos
-        self.batches.rng.bit_generator.state = rng
-
-    def step(self):
-        xb, yb = self.batches.next()
-        loss = self.loss(self.model(self.torch.from_numpy(xb)), self.torch.from_numpy(yb))
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return loss
-
-    def block(self, k):
-        self._restore()
-        c, t = time.thread_time(), time.perf_counter()
-        for _ in range(k):
-            self.step()
-        return time.perf_counter() - t, time.thread_time() - c
-
-    def saved_bytes(self) -> dict:
-        """Bytes autograd saves for backward in one step: bool tensors (dropout masks) and
-        all tensors."""
-        out = {"mask": 0, "saved": 0}
-
-        def pack(t):
-            out["saved"] += t.nelement() * t.element_size()
-            if t.dtype == self.torch.bool:
-                out["mask"] += t.nelement() * t.element_size()
-            return t
-
-        with self.torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            self.step()
-        return out
 
 
 def config(name, p, variant, batch, lr, seed, fused, store_mask=True) -> dict:

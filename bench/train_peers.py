@@ -36,6 +36,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fastdrop.bench.torch_peer import torch_model  # noqa: E402
 from fastdrop.train import TrainConfig, train  # noqa: E402
 from fastdrop.train.data import load_mnist1d  # noqa: E402
 from fastdrop.train.threads import set_threads, thread_counts  # noqa: E402
@@ -51,78 +52,6 @@ def torch_or_none():
     except ImportError:
         return None
     return torch
-
-
-def torch_model(torch, name: str, p: float, variant: str):
-    """The same networks as fastdrop.nn.models, in PyTorch, with dropout at the same sites
-    (inverted: F.dropout; spatial: F.dropout1d on conv maps; alpha: F.alpha_dropout)."""
-    nn, F = torch.nn, torch.nn.functional
-
-    def drop(h, training):
-        if p == 0:
-            return h
-        if variant == "spatial" and h.dim() == 3:
-            return F.dropout1d(h, p, training)
-        if variant == "alpha":
-            return F.alpha_dropout(h, p, training)
-        return F.dropout(h, p, training)
-
-    class Linear(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc = nn.Linear(40, 10)
-
-        def forward(self, x):
-            return self.fc(drop(x, self.training))
-
-    class MLP(nn.Module):  # the MNIST-1D reference: h = relu(l1 x); h = h + relu(l2 h)
-        def __init__(self):
-            super().__init__()
-            self.l1, self.l2, self.l3 = nn.Linear(40, 100), nn.Linear(100, 100), nn.Linear(100, 10)
-
-        def forward(self, x):
-            h = drop(self.l1(x).relu(), self.training)
-            h = h + drop(self.l2(h).relu(), self.training)
-            return self.l3(h)
-
-    class SeluMLP(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.l1, self.l2, self.l3 = nn.Linear(40, 100), nn.Linear(100, 100), nn.Linear(100, 10)
-
-        def forward(self, x):
-            h = drop(F.selu(self.l1(x)), self.training)
-            h = drop(F.selu(self.l2(h)), self.training)
-            return self.l3(h)
-
-    class CNN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c1 = nn.Conv1d(1, 25, 5, stride=2, padding=1)
-            self.c2 = nn.Conv1d(25, 25, 3, stride=2, padding=1)
-            self.c3 = nn.Conv1d(25, 25, 3, stride=2, padding=1)
-            self.fc = nn.Linear(125, 10)
-
-        def forward(self, x):
-            h = x.view(-1, 1, 40)
-            h = drop(self.c1(h).relu(), self.training)
-            h = drop(self.c2(h).relu(), self.training)
-            h = drop(self.c3(h).relu(), self.training)
-            return self.fc(h.flatten(1))
-
-    class RNN(nn.Module):
-        def __init__(self, cell):
-            super().__init__()
-            self.rnn = cell(1, 6, batch_first=True, bidirectional=True)
-            self.fc = nn.Linear(480, 10)
-
-        def forward(self, x):
-            out, _ = self.rnn(x.view(x.shape[0], 40, 1))
-            return self.fc(drop(out, self.training).flatten(1))
-
-    models = {"linear": Linear, "mlp": MLP, "selu_mlp": SeluMLP, "cnn": CNN,
-              "gru": lambda: RNN(nn.GRU), "lstm": lambda: RNN(nn.LSTM)}
-    return models[name]()
 
 
 def time_torch(torch, data, name, p, variant, steps, batch_size, lr, seed):

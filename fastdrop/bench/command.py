@@ -84,7 +84,8 @@ def add_arguments(p) -> None:
     k.add_argument("--rates", default="0.1,0.5,0.9", metavar="P,P",
                    help="dropout rates (default 0.1,0.5,0.9)")
     k.add_argument("--no-torch", action="store_true",
-                   help="leave PyTorch out even when it is installed")
+                   help="leave PyTorch out even when it is installed: no torch peers in K1, "
+                   "no T2-torch beside T2")
 
 
 class UsageExit(SystemExit):
@@ -222,7 +223,8 @@ def run(args, report: Callable[[Path, Console], object] | None = None) -> int:
             sizes, rates = _parse_kernels(args)
             with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
             plan = grid.build(S.PROFILES[args.profile], names,
-                              kernels={"sizes": sizes, "rates": rates, "torch": with_torch})
+                              kernels={"sizes": sizes, "rates": rates, "torch": with_torch},
+                              torch=with_torch)
             folder = RunFolder.create(args.out)
             folder.write_manifest(manifest)
             folder.write_plan(plan)

@@ -25,6 +25,7 @@ TASK_FNS = {
     "probe": "fastdrop.bench.tasks:probe_task",
     "timing": "fastdrop.bench.tasks:timing_task",
     "cost": "fastdrop.bench.tasks:cost_task",
+    "torch_cost": "fastdrop.bench.torch_peer:torch_cost_task",
 }
 
 
@@ -49,10 +50,12 @@ def _label(axis: str, point: S.Point, cfg: dict):
     return value
 
 
-def build(profile: S.Profile, names, kernels: dict | None = None, catalog=None) -> dict:
+def build(profile: S.Profile, names, kernels: dict | None = None, catalog=None,
+          torch: bool = False) -> dict:
     """The plan for `names` (suite names, K1 included or not) under `profile`.
     kernels: the kernel suite's options (sizes, rates, torch) when K1 is in names;
-    catalog: the Suites to take names from (default fastdrop.bench.suites.SUITES)."""
+    catalog: the Suites to take names from (default fastdrop.bench.suites.SUITES);
+    torch: PyTorch is installed and wanted: T2 brings T2-torch along."""
     catalog = {s.name: s for s in (S.SUITES if catalog is None else catalog)}
     tasks: dict[str, dict] = {}
     suites: dict[str, dict] = {}
@@ -98,6 +101,8 @@ def build(profile: S.Profile, names, kernels: dict | None = None, catalog=None) 
                         "measures": s.measures, "rows": list(s.rows),
                         "metrics": list(s.metrics), "targets": dict(s.targets),
                         "compare": [list(c) for c in s.compare], "points": points}
+        if s.cost and torch and name == "T2":
+            suites[S.TORCH_PEER] = _torch_peer(profile, add)
     return {
         "schema": PLAN_SCHEMA,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -105,6 +110,22 @@ def build(profile: S.Profile, names, kernels: dict | None = None, catalog=None) 
         "suites": suites,
         "tasks": list(tasks.values()),
     }
+
+
+def _torch_peer(profile: S.Profile, add) -> dict:
+    """T2-torch's plan entry: one torch_cost task per (model, p), the T2 config's batch
+    size, learning rate and data."""
+    points = []
+    for model in S.TORCH_PEER_MODELS:
+        for p in S.TORCH_PEER_RATES:
+            cfg = _config({**S.TRAIN_BASE, "model": model, "dropout": p, "seed": 0,
+                           "steps": 0, "eval_every": 0, "early_stopping": 0,
+                           "mc_samples": 0})
+            tid = add("torch_cost", {"config": cfg, "interleave": dict(profile.cost_args)},
+                      S.TORCH_PEER)
+            points.append({"labels": {"model": model, "dropout": p}, "config": cfg,
+                           "runs": [], "timing": None, "cost": tid})
+    return {**S.TORCH_PEER_SPEC, "points": points}
 
 
 def timing_name(cfg: dict) -> str:

@@ -283,7 +283,7 @@ class Run:
             self.kernels_ok, self.kernel_warnings = run_kernels(
                 self.folder, self.plan["suites"][KERNELS], kernel_args, self.console,
                 progress.kernel_done)
-        timing = self.todo({"timing", "cost"})  # one at a time: they measure time
+        timing = self.todo({"timing", "cost", "torch_cost"})  # one at a time: they time
         pooled = self.todo({"train", "probe"})
         if timing or pooled:
             with self.console.status("MNIST-1D: loading (or generating) the data sets"):

@@ -179,6 +179,21 @@ SUITES = (
                    "test_loss", "test_ece", "test_auroc")),
 )
 
+# T2-torch: T2's question asked of PyTorch, with torch.nn.Dropout and fastdrop.torch.Dropout
+# (fastdrop.bench.torch_peer); planned with T2 where torch is installed (not --no-torch)
+TORCH_PEER = "T2-torch"
+TORCH_PEER_MODELS = ("mlp", "cnn")
+TORCH_PEER_RATES = (0.3, 0.5)
+TORCH_PEER_SPEC = {
+    "kind": "train", "title": "training cost in PyTorch",
+    "varies": "p (MLP and CNN in PyTorch eager, dropout at every hidden layer, one thread)",
+    "measures": "step time at p over p = 0 with torch.nn.Dropout and with "
+                "fastdrop.torch.Dropout, and the one over the other; the three arms "
+                "interleaved in one process, CPU time, 95% CI over rounds",
+    "rows": ["model", "dropout"],
+    "metrics": ["torch_cost_ratio", "fdt_cost_ratio", "fdt_over_torch"],
+    "targets": {}, "compare": []}
+
 KERNELS = "K1"  # the kernel suite (fastdrop.bench.kernel_suite), timed by its own pyperf script
 SUITE_NAMES = (KERNELS, *(s.name for s in SUITES))
 TRAIN_SUITES = tuple(s.name for s in SUITES)

@@ -233,10 +233,10 @@ def table_view(name: str, table: dict) -> TableView:
 
 
 def table_order(names) -> list[str]:
-    """K1, T1..T8 in order, then any other suite by name."""
+    """K1, T1..T8 in order (T2-torch after T2), then any other suite by name."""
     def key(n: str):
-        digits = n[1:]
-        return (0, int(digits)) if n[:1] == "T" and digits.isdigit() else (1, n)
+        digits, _, rest = n[1:].partition("-")
+        return (0, int(digits), rest) if n[:1] == "T" and digits.isdigit() else (1, 0, n)
     return sorted(names, key=key)
 
 

@@ -65,6 +65,14 @@ def record(task: dict, outcome: dict, elapsed_s: float, *, failed: bool = False)
                           "rounds": outcome["rounds"]}
         rec["arms"] = outcome["arms"]
         rec["machine"] = outcome.get("machine")
+    elif task["kind"] == "torch_cost":  # T2-torch: fastdrop.bench.torch_peer
+        r = outcome["ratios"]
+        rec["metrics"] = {"torch_cost_ratio": r["torch / 0"]["cpu"],
+                          "fdt_cost_ratio": r["fastdrop.torch / 0"]["cpu"],
+                          "fdt_over_torch": r["fastdrop.torch / torch"]["cpu"],
+                          "rounds": outcome["rounds"]}
+        rec["arms"] = outcome["arms"]
+        rec["torch"] = outcome.get("torch")
     else:  # timing
         rec["metrics"] = {"step_time": timing(outcome["values"])}
         rec["values"] = outcome["values"]

@@ -50,6 +50,12 @@ METRICS = {
     "cost_ratio_wall": ("wall p / 0", "ratio", "the same ratio in wall-clock time"),
     "over_floor": ("added / floor", "ratio",
                    "time dropout adds per step over the dropout kernels' own work (floor)"),
+    "torch_cost_ratio": ("torch.nn.Dropout: p / 0", "ratio",
+                         "PyTorch step time (CPU) with torch.nn.Dropout at p over at p = 0"),
+    "fdt_cost_ratio": ("fastdrop.torch: p / 0", "ratio",
+                       "the same with fastdrop.torch.Dropout at p"),
+    "fdt_over_torch": ("fastdrop.torch / torch", "ratio",
+                       "step time with fastdrop.torch.Dropout over with torch.nn.Dropout"),
 }
 
 
@@ -94,7 +100,10 @@ def build_table(spec: dict, records: dict) -> dict:
     rows = []
     complete = True
     for point in spec["points"]:
-        runs = [records.get(tid) for tid in point["runs"]]
+        # a point measured by its cost task alone (T2-torch: no training runs) counts it
+        # as its run, so a missing or failed task shows as one
+        ids = point["runs"] or ([point["cost"]] if point.get("cost") else [])
+        runs = [records.get(tid) for tid in ids]
         ok = [r for r in runs if r is not None and r["status"] == "ok"]
         failed = [r for r in runs if r is not None and r["status"] != "ok"]
         timing = records.get(point["timing"]) if point.get("timing") else None
@@ -120,7 +129,7 @@ def build_table(spec: dict, records: dict) -> dict:
                 median = step["median"] if step else None
                 values[key] = summary(_per_run(key, r, target, median) for r in ok)
         row = {"labels": point["labels"], "runs": len(runs), "ok": len(ok),
-               "failed": len(failed), "values": values, "tasks": list(point["runs"])}
+               "failed": len(failed), "values": values, "tasks": list(ids)}
         if target is not None:
             row["target"] = target
         if failed:
