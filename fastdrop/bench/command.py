@@ -67,7 +67,9 @@ def add_arguments(p) -> None:
                    help="training tasks at once (default: the usable cores); each uses one "
                    "thread")
     p.add_argument("--only", default=None, metavar="T1,T4",
-                   help=f"only these suites ({', '.join(S.SUITE_NAMES)})")
+                   help=f"only these suites ({', '.join(S.SUITE_NAMES)}; T2 brings "
+                   f"{S.TORCH_PEER} along where torch is installed, which --only may also "
+                   "name alone)")
     d = p.add_argument_group("where training tasks run")
     d.add_argument("--executor", choices=("local", "dask"), default="local",
                    help="local: a process pool on this machine (default); dask: the workers "
@@ -127,12 +129,15 @@ def select(suite: str, only: str | None) -> list[str]:
     names = {"kernels": [S.KERNELS], "train": list(S.TRAIN_SUITES),
              "all": list(S.SUITE_NAMES)}[suite]
     if only:
+        # T2-torch comes with T2 where torch is installed; --only names it alone too
+        pick = [*names, S.TORCH_PEER] if "T2" in names else names
+        by_upper = {n.upper(): n for n in pick}
         want = [w.strip().upper() for w in only.split(",") if w.strip()]
-        bad = [w for w in want if w not in names]
+        bad = [w for w in want if w not in by_upper]
         if bad or not want:
             _usage(f"--only {only}: {', '.join(bad) or 'nothing'} is not a suite of "
-                   f"'{suite}'; choose from {', '.join(names)}")
-        names = [n for n in names if n in want]
+                   f"'{suite}'; choose from {', '.join(pick)}")
+        names = [n for n in pick if n.upper() in want]
     return names
 
 
@@ -222,6 +227,9 @@ def run(args, report: Callable[[Path, Console], object] | None = None) -> int:
             names = select(args.suite, args.only)
             sizes, rates = _parse_kernels(args)
             with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
+            if S.TORCH_PEER in names and not with_torch:
+                _usage(f"--only {args.only}: {S.TORCH_PEER} needs PyTorch (pip install "
+                       "'fastdrop[torch]'), and --no-torch leaves it out")
             plan = grid.build(S.PROFILES[args.profile], names,
                               kernels={"sizes": sizes, "rates": rates, "torch": with_torch},
                               torch=with_torch)

@@ -74,6 +74,10 @@ def build(profile: S.Profile, names, kernels: dict | None = None, catalog=None,
                             "measures": "pyperf timings, Gelem/s, share of copy ceiling",
                             "file": "kernels.json", **(kernels or {})}
             continue
+        if name == S.TORCH_PEER:  # asked for alone (--only T2-torch)
+            if torch and name not in suites:
+                suites[name] = _torch_peer(profile, add)
+            continue
         if name not in catalog:
             raise ValueError(f"no suite {name!r}; valid: {', '.join(catalog)}")
         s = catalog[name]
@@ -101,7 +105,7 @@ def build(profile: S.Profile, names, kernels: dict | None = None, catalog=None,
                         "measures": s.measures, "rows": list(s.rows),
                         "metrics": list(s.metrics), "targets": dict(s.targets),
                         "compare": [list(c) for c in s.compare], "points": points}
-        if s.cost and torch and name == "T2":
+        if s.cost and torch and name == "T2" and S.TORCH_PEER not in suites:
             suites[S.TORCH_PEER] = _torch_peer(profile, add)
     return {
         "schema": PLAN_SCHEMA,
