@@ -8,9 +8,9 @@
 Parts (the arms always interleaved in one process, so a loaded machine slows both alike):
   micro     dropout forward, and forward + backward through autograd, on 100 x 100 float32:
             the two modules alternate call blocks (ABAB); min and median per call.
-  step      the trainer's PyTorch peer models (fastdrop/bench/torch_peer.py torch_model: MLP, CNN,
-            unchanged) with their dropout sites calling a torch.nn.Dropout or a
-            fastdrop.torch.Dropout; step time (forward, loss, backward, Adam) at each rate,
+  step      the trainer's PyTorch peer models (fastdrop/bench/torch_peer.py torch_model:
+            MLP, CNN) with a torch.nn.Dropout or a fastdrop.torch.Dropout submodule called
+            at every dropout site, as a user writes it; step time (forward, loss, backward, Adam) at each rate,
             every (arm, rate) a model of its own, blocks of steps round-robin over all of
             them; dropout's share of the step = (t_p - t_0) / t_p on the medians.
   memory    bytes the dropout sites keep for backward in one training step (saved-tensor
@@ -52,49 +52,34 @@ SCHEMA = "fastdrop.torch_dropout/1"
 ARMS = ("torch", "fastdrop")
 
 
-class _Proxy:
-    """An object that answers like `base` except for the names in `override`."""
+class Counting(torch.nn.Module):
+    """A dropout module wrapped to count the elements that pass through it and collect the
+    tensors autograd saves for backward inside it (the memory part only: the timed parts
+    call the bare module)."""
 
-    def __init__(self, base, **override):
-        self._base, self._override = base, override
-
-    def __getattr__(self, name):
-        if name in self._override:
-            return self._override[name]
-        return getattr(self._base, name)
-
-
-class DropSites:
-    """The `F.dropout(h, p, training)` that the peer models call, routed to one dropout
-    module per model (the same module at every site: each call a fresh mask), counting
-    the elements that pass and, when asked, the bytes they keep for backward."""
-
-    def __init__(self, arm: str, p: float, seed: int):
-        self.layer = torch.nn.Dropout(p) if arm == "torch" else fdt.Dropout(p, seed=seed)
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
         self.elements = 0
-        self.saved = None  # a list to collect tensors saved for backward, or None
+        self.saved = []
 
-    def __call__(self, h, p, training=True, inplace=False):
-        self.layer.training = training
-        if self.saved is None:
-            return self.layer(h)
+    def forward(self, h):
         self.elements += h.numel()
         hook = self.saved.append
         with torch.autograd.graph.saved_tensors_hooks(lambda t: hook(t) or t, lambda t: t):
             return self.layer(h)
 
-    def shim(self):
-        """A stand-in for the torch module that torch_model builds its networks from."""
-        functional = _Proxy(torch.nn.functional, dropout=self)
-        return _Proxy(torch, nn=_Proxy(torch.nn, functional=functional))
 
-
-def build(name: str, arm: str, p: float, seed: int):
-    """(model, its DropSites): the peer network, weights from torch.manual_seed(seed)."""
-    sites = DropSites(arm, p, seed)
+def build(name: str, arm: str, p: float, seed: int, count: bool = False):
+    """(model, its dropout module): the peer network with one torch.nn.Dropout or
+    fastdrop.torch.Dropout as its submodule `dropout`, called at every site (each call a
+    fresh mask), as a user would write the model; weights from torch.manual_seed(seed),
+    the same for both arms. count: wrapped in Counting."""
+    layer = torch.nn.Dropout(p) if arm == "torch" else fdt.Dropout(p, seed=seed)
+    if count:
+        layer = Counting(layer)
     torch.manual_seed(seed)
-    model = torch_model(sites.shim(), name, p, "inverted")
-    return model, sites
+    return torch_model(torch, name, p, "inverted", dropout=layer), layer
 
 
 def set_threads(n: int) -> None:
@@ -198,8 +183,7 @@ def step_times(data, name: str, rates, threads: int, rounds: int, block: int, lr
 def memory(data, name: str, p: float) -> list[dict]:
     rows = []
     for arm in ARMS:
-        model, sites = build(name, arm, p, 0)
-        sites.saved = []
+        model, sites = build(name, arm, p, 0, count=True)
         xb, yb = Batches(data.x_train, data.y_train, 100, 0).next()
         loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(xb)),
                                                  torch.from_numpy(yb))

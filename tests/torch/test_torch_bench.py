@@ -47,7 +47,7 @@ def test_both_arms_build_the_same_network(bench):
     import torch
 
     a, _ = bench.build("cnn", "torch", 0.3, 4)
-    b, sites = bench.build("cnn", "fastdrop", 0.3, 4)
+    b, layer = bench.build("cnn", "fastdrop", 0.3, 4)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     x = torch.randn(5, 40)
     a.eval()
@@ -55,7 +55,7 @@ def test_both_arms_build_the_same_network(bench):
     assert torch.equal(a(x), b(x))  # inference: dropout off on both sides
     b.train()
     b(x)
-    assert int(sites.layer.offset) == 3  # three dropout sites in the CNN, one call each
+    assert int(layer.offset) == 3  # three dropout sites in the CNN, one call each
 
 
 def test_step_and_accuracy_run(bench, data):
