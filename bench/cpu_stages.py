@@ -25,14 +25,14 @@ from fastdrop.kernels.plan import make_plan
 @njit
 def philox_default(w64, nch, k0, k1, o0, o1):
     for ch in range(nch):
-        cpu._words(w64, ch * cpu.CH, k0, k1, o0, o1)
+        cpu.philox_words(w64, ch * cpu.CH, k0, k1, o0, o1)
 
 
 @njit
 def philox_wide(w64, nch, k0, k1, o0, o1):
     prefer_512()
     for ch in range(nch):
-        cpu._words(w64, ch * cpu.CH, k0, k1, o0, o1)
+        cpu.philox_words(w64, ch * cpu.CH, k0, k1, o0, o1)
 
 
 def interleaved(cases: dict, rounds: int, inner: int = 1, clock=time.thread_time_ns) -> dict:

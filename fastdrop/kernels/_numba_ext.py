@@ -43,6 +43,86 @@ def philox_lazy(c0, c1, c2, c3, k0, k1):
     return c0 & M32, c1 & M32, c2 & M32, c3 & M32
 
 
+PHILOX_BLOCK = 32  # calls per philox_block
+
+
+def _avx512(context) -> bool:
+    features = getattr(context.codegen(), "_tm_features", "") or ""
+    return "+avx512f" in features.split(",")
+
+
+@intrinsic
+def philox_block(typingctx, w64, j, cb, k0, k1, o0, o1):
+    """Philox4x32-10 of the PHILOX_BLOCK calls cb + j ... cb + j + 31 (counter words 0-1 the
+    call's 64-bit index, 2-3 the offset words o0, o1; key k0, k1), written to
+    w64[2j ... 2j + 63] as philox_words lays them out: per call (r0 | r1 << 32), (r2 | r3
+    << 32), so that viewed as uint16 they are the elements' uniforms in element order.
+
+    Explicit vectors in LLVM IR rather than a loop for the vectoriser: 4 independent
+    <8 x i64> chains (AVX-512; 8 x <4 x i64> elsewhere) in one basic block. A round is a
+    multiply (5 cycles), then a shift and a 3-way xor on its result: with LLVM's loop
+    vectoriser the loop kept two chains and waited on that latency; four keep the vector
+    ports busy (Philox stage, one thread, 2^20 counters: 4.66 -> 6.0 Gelem/s, NOTES.md).
+    The lazy masking of philox_lazy: words carry junk above bit 31, which the multiplies
+    ignore (`(c & M32) * M` is one vpmuludq) and the final pack drops.
+    """
+    if not (isinstance(w64, types.Array) and w64.dtype == types.uint64):
+        return None
+
+    def codegen(context, builder, sig, args):
+        b = builder
+        i64 = ir.IntType(64)
+        width = 8 if _avx512(context) else 4
+        vty = ir.VectorType(i64, width)
+
+        def const(v):
+            return ir.Constant(vty, [v] * width)
+
+        def word(i):
+            return context.cast(b, args[i], sig.args[i], types.uint64)
+
+        data = context.make_array(sig.args[0])(context, b, args[0]).data
+        first = b.add(context.cast(b, args[2], sig.args[2], types.int64),
+                      context.cast(b, args[1], sig.args[1], types.int64))
+        m32, s32 = const(spec.MASK32), const(32)
+        lanes = ir.Constant(vty, list(range(width)))
+        o0, o1 = _splat(b, word(5), width), _splat(b, word(6), width)
+        states = []
+        for q in range(PHILOX_BLOCK // width):
+            c = b.add(_splat(b, b.add(first, ir.Constant(i64, q * width)), width), lanes)
+            states.append([b.and_(c, m32), b.lshr(c, s32), o0, o1])
+        chains = 4  # independent vectors in flight (16 registers of state)
+        for g in range(0, len(states), chains):
+            ka, kb = word(3), word(4)
+            for _ in range(spec.PHILOX_ROUNDS):
+                kva, kvb = _splat(b, ka, width), _splat(b, kb, width)
+                for st in states[g:g + chains]:
+                    c0, c1, c2, c3 = st
+                    p0 = b.mul(b.and_(c0, m32), const(spec.PHILOX_M0))
+                    p1 = b.mul(b.and_(c2, m32), const(spec.PHILOX_M1))
+                    st[:] = [b.xor(b.xor(b.lshr(p1, s32), c1), kva), p1,
+                             b.xor(b.xor(b.lshr(p0, s32), c3), kvb), p0]
+                ka = b.and_(b.add(ka, ir.Constant(i64, spec.PHILOX_W0)),
+                            ir.Constant(i64, spec.MASK32))
+                kb = b.and_(b.add(kb, ir.Constant(i64, spec.PHILOX_W1)),
+                            ir.Constant(i64, spec.MASK32))
+        i32 = ir.IntType(32)
+        half = width // 2
+        base = b.mul(context.cast(b, args[1], sig.args[1], types.int64), ir.Constant(i64, 2))
+        for q, (c0, c1, c2, c3) in enumerate(states):
+            lo = b.or_(b.and_(c0, m32), b.shl(c1, s32))  # r0 | r1 << 32 of each call
+            hi = b.or_(b.and_(c2, m32), b.shl(c3, s32))  # r2 | r3 << 32
+            for h in range(2):  # per call its lo then its hi: lo_l, hi_l, lo_l+1, hi_l+1, ...
+                order = [v for lane in range(h * half, (h + 1) * half)
+                         for v in (lane, lane + width)]
+                out = b.shuffle_vector(lo, hi, ir.Constant(ir.VectorType(i32, width), order))
+                at = b.add(base, ir.Constant(i64, 2 * q * width + h * width))
+                b.store(out, b.bitcast(b.gep(data, [at]), vty.as_pointer()), align=8)
+        return context.get_dummy_value()
+
+    return types.void(w64, j, cb, k0, k1, o0, o1), codegen
+
+
 @intrinsic
 def prefetch(typingctx, arr, idx, for_write):
     """Cache hint for arr[idx] (llvm.prefetch; for_write a literal 0 or 1). No effect on
@@ -153,6 +233,114 @@ def select8(typingctx, xs, ys, e, byte, a, b, other, mode, stream):
     return types.void(xs, ys, e, byte, a, b, other, mode, stream), codegen
 
 
+KEEP_BLOCK = 32  # elements per keep_select
+
+
+def _has(context, feature: str) -> bool:
+    features = getattr(context.codegen(), "_tm_features", "") or ""
+    return f"+{feature}" in features.split(",")
+
+
+@intrinsic
+def keep_select(typingctx, u16, ui, xs, ys, e, mask, mb, t, a, b, other, mode, store_mask,
+                stream):
+    """KEEP_BLOCK elements at once, what keep_byte and select8 do for 8: the keep bits of
+    u16[ui + j] >= t, j < 32 (t an int32 in 0..65536); with store_mask, their 4 mask bytes
+    into mask[mb ... mb + 3]; and ys[e + j] = kept(xs[e + j]) if bit j else other (mode as
+    select8; stream: non-temporal stores, 16-byte aligned ys, as select8).
+
+    On AVX-512BW the 32 uniforms are one zmm load and one vpcmpuw into a 32-bit k mask (one
+    4-byte store of the mask), and each zmm of x is one masked multiply and one store: a
+    third of the instructions of four keep_byte + select8 (NOTES.md). Elsewhere it emits
+    those four steps.
+    """
+    if not (isinstance(u16, types.Array) and u16.dtype == types.uint16
+            and isinstance(xs, types.Array) and isinstance(mode, types.IntegerLiteral)):
+        return None
+    kind = int(mode.literal_value)
+    dt = xs.dtype
+
+    def codegen(context, builder, sig, args):
+        bld = builder
+        i1, i8, i16, i32, i64 = (ir.IntType(w) for w in (1, 8, 16, 32, 64))
+        # args: u16 0, ui 1, xs 2, ys 3, e 4, mask 5, mb 6, t 7, a 8, b 9, other 10,
+        # mode 11, store_mask 12, stream 13
+        arr = {i: context.make_array(sig.args[i])(context, bld, args[i]).data
+               for i in (0, 2, 3, 5)}
+        ue = context.cast(bld, args[1], sig.args[1], types.int64)
+        e = context.cast(bld, args[4], sig.args[4], types.int64)
+        cb = context.cast(bld, args[6], sig.args[6], types.int64)
+        t = context.cast(bld, args[7], sig.args[7], types.int32)
+        store_mask = context.cast(bld, args[12], sig.args[12], types.boolean)
+        stream = context.cast(bld, args[13], sig.args[13], types.boolean)
+        itemsize = context.get_abi_sizeof(context.get_data_type(dt))
+        lty = context.get_data_type(dt)
+
+        def scalar(i):
+            return context.cast(bld, args[i], sig.args[i], dt)
+
+        def value(v, n):
+            if kind == SCALE:
+                return bld.fmul(v, _splat(bld, scalar(8), n))
+            if kind == AFFINE:
+                return bld.fadd(bld.fmul(_splat(bld, scalar(8), n), v), _splat(bld, scalar(9), n))
+            return v
+
+        def store(vec, ptr, align):
+            with bld.if_else(stream, likely=False) as (then, otherwise):
+                with then:
+                    st = bld.store(vec, ptr, align=16)
+                    st.set_metadata("nontemporal", bld.module.add_metadata(
+                        [ir.Constant(i32, 1)]))
+                with otherwise:
+                    bld.store(vec, ptr, align=align)
+
+        if _has(context, "avx512bw"):
+            uptr = bld.bitcast(bld.gep(arr[0], [ue]), ir.VectorType(i16, 32).as_pointer())
+            words = bld.load(uptr, align=2)
+            t16 = bld.trunc(bld.select(bld.icmp_unsigned(">", t, ir.Constant(i32, 65535)),
+                                       ir.Constant(i32, 65535), t), i16)
+            keep = bld.icmp_unsigned(">=", words, _splat(bld, t16, 32))
+            bits = bld.bitcast(keep, i32)
+            # t = 65536 drops everything; 65535 in 16 bits would keep u = 65535
+            bits = bld.select(bld.icmp_unsigned(">", t, ir.Constant(i32, 65535)),
+                              ir.Constant(i32, 0), bits)
+            with bld.if_then(store_mask):
+                mptr = bld.bitcast(bld.gep(arr[5], [cb]), i32.as_pointer())
+                bld.store(bits, mptr, align=1)
+            per = 64 // itemsize  # elements per zmm
+            for q in range(KEEP_BLOCK // per):
+                sub = bld.trunc(bld.lshr(bits, ir.Constant(i32, q * per)), ir.IntType(per))
+                kq = bld.bitcast(sub, ir.VectorType(i1, per))
+                at = bld.add(e, ir.Constant(i64, q * per))
+                vty = ir.VectorType(lty, per)
+                src = bld.bitcast(bld.gep(arr[2], [at]), vty.as_pointer())
+                dst = bld.bitcast(bld.gep(arr[3], [at]), vty.as_pointer())
+                out = bld.select(kq, value(bld.load(src, align=itemsize), per),
+                                 _splat(bld, scalar(10), per))
+                store(out, dst, itemsize)
+        else:
+            for q in range(KEEP_BLOCK // 8):
+                uptr = bld.bitcast(bld.gep(arr[0], [bld.add(ue, ir.Constant(i64, 8 * q))]),
+                                   ir.VectorType(i16, 8).as_pointer())
+                words = bld.zext(bld.load(uptr, align=2), ir.VectorType(i32, 8))
+                keep = bld.icmp_unsigned(">=", words, _splat(bld, t, 8))
+                with bld.if_then(store_mask):
+                    mptr = bld.gep(arr[5], [bld.add(cb, ir.Constant(i64, q))])
+                    bld.store(bld.bitcast(keep, i8), mptr)
+                at = bld.add(e, ir.Constant(i64, 8 * q))
+                vty = ir.VectorType(lty, 8)
+                src = bld.bitcast(bld.gep(arr[2], [at]), vty.as_pointer())
+                dst = bld.bitcast(bld.gep(arr[3], [at]), vty.as_pointer())
+                out = bld.select(keep, value(bld.load(src, align=itemsize), 8),
+                                 _splat(bld, scalar(10), 8))
+                store(out, dst, itemsize)
+        return context.get_dummy_value()
+
+    return types.void(u16, ui, xs, ys, e, mask, mb, t, a, b, other, mode, store_mask,
+                      stream), codegen
+
+
 @intrinsic
 def sfence(typingctx):
     """Order this thread's non-temporal stores before anything it does next (they are
@@ -183,8 +371,7 @@ def prefer_512(typingctx):
     """
 
     def codegen(context, builder, sig, args):
-        features = getattr(context.codegen(), "_tm_features", "") or ""
-        if "+avx512f" in features.split(","):
+        if _avx512(context):
             attrs = builder.function.attributes
             # llvmlite's AttributeSet only knows enum attributes; these are string
             # attributes, printed as given into the function's attribute group

@@ -243,3 +243,20 @@ def test_streaming_kernels_emit_non_temporal_stores():
     np.testing.assert_array_equal(dx, fd.dropout_backward(dy, 0.5, mask=mask, backend="numpy"))
     asm = "\n".join(fresh.inspect_asm(sig) for sig in fresh.signatures)
     assert "movntp" in asm
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("t", [1, 2, 32767, 32768, 65534, 65535])
+def test_thresholds_at_the_16_bit_edges(dtype, t):
+    """The 32-element compare (keep_select) runs in 16 bits: thresholds next to 0, 2^15 and
+    2^16 keep exactly the reference's elements (t = 65536, p = 1, is in SIZES x RATES)."""
+    from fastdrop import spec
+
+    p = t / 65536
+    assert spec.threshold(p) == t
+    n = 3 * 512 + 40  # full chunks and a partial one with a tail of single bytes
+    x = np.random.default_rng(t).standard_normal(n).astype(dtype)
+    y, mask = fd.dropout(x, p, seed=99, offset=t, backend="cpu")
+    y_ref, mask_ref = fd.dropout(x, p, seed=99, offset=t, backend="numpy")
+    np.testing.assert_array_equal(mask, mask_ref)
+    np.testing.assert_array_equal(y, y_ref)
