@@ -56,7 +56,8 @@ from .plan import Plan
 
 CH = 64  # Philox calls (= mask bytes) per chunk
 CHE = CH * spec.ELEMENTS_PER_CALL  # elements per chunk
-assert CH % PHILOX_BLOCK == 0
+HALF = CH // 2  # the pipeline's half chunk (_masked_body)
+assert HALF == PHILOX_BLOCK
 BLOCKS_PER_THREAD = 4  # parallel blocks per thread: some slack for uneven progress
 FROM_MASK_BLOCKS = 256  # parallel blocks of the backward from a stored mask (no scratch)
 _S32 = U64(32)
@@ -77,24 +78,25 @@ def philox_words(w64, cb, k0, k1, o0, o1):
 
 
 @njit(inline="always")
-def _fused(x, y, u16, mask, store_mask, cb, nb, eb, t, mode, a, b, other, stream):
-    """Mask bytes cb .. cb+nb-1 from the chunk's uniforms and their elements selected
-    from the same compare: 32 elements (4 mask bytes) per keep_select, the last < 4 bytes
-    of a partial chunk one at a time (keep_byte, select8)."""
-    nq = nb - nb % (KEEP_BLOCK // 8)
+def _fused(x, y, u16, mask, store_mask, cb, k0, k1, eb, t, mode, a, b, other, stream):
+    """Mask bytes cb+k0 .. cb+k1-1 of the chunk at mask byte cb (element eb) from its
+    uniforms u16, and their elements selected from the same compare: 32 elements (4 mask
+    bytes) per keep_select from k0 (a multiple of 4), the last < 4 bytes one at a time
+    (keep_byte, select8)."""
+    kq = k1 - (k1 - k0) % (KEEP_BLOCK // 8) if k1 > k0 else k0
     if mode == SCALE:
-        for k in range(0, nq, KEEP_BLOCK // 8):
+        for k in range(k0, kq, KEEP_BLOCK // 8):
             keep_select(u16, 8 * k, x, y, eb + 8 * k, mask, cb + k, t, a, b, other, SCALE,
                         store_mask, stream)
     elif mode == COPY:
-        for k in range(0, nq, KEEP_BLOCK // 8):
+        for k in range(k0, kq, KEEP_BLOCK // 8):
             keep_select(u16, 8 * k, x, y, eb + 8 * k, mask, cb + k, t, a, b, other, COPY,
                         store_mask, stream)
     else:
-        for k in range(0, nq, KEEP_BLOCK // 8):
+        for k in range(k0, kq, KEEP_BLOCK // 8):
             keep_select(u16, 8 * k, x, y, eb + 8 * k, mask, cb + k, t, a, b, other, AFFINE,
                         store_mask, stream)
-    for k in range(nq, nb):
+    for k in range(kq, k1):
         byte = keep_byte(u16, 8 * k, t)
         if store_mask:
             mask[cb + k] = byte
@@ -160,7 +162,11 @@ def _masked_body(x, y, mask, store_mask, mode, t, a, b, other, key0, key1, off0,
         prefer_512()  # zmm for the Philox loop where AVX-512 exists (in the parfor's function)
         w64 = w64s[blk]
         u16 = w64.view(np.uint16)
-        for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
+        first, last = blk * nchunks // nblk, (blk + 1) * nchunks // nblk
+        # Software-pipelined by half chunks (A: calls 0-31, B: 32-63): the B half of a chunk
+        # is selected after the next chunk's A half is drawn, so every stretch of Philox
+        # arithmetic has memory traffic beside it instead of all of it in one burst.
+        for ch in range(first, last):
             cb = ch * CH
             eb = cb * 8
             # Ask for the next chunk's x while Philox computes this chunk's words: the loads
@@ -168,9 +174,20 @@ def _masked_body(x, y, mask, store_mask, mode, t, a, b, other, key0, key1, off0,
             if eb + 2 * CHE <= n:
                 for q in range(eb + CHE, eb + 2 * CHE, line):
                     prefetch(x, q, 0)
-            philox_words(w64, cb, k0, k1, o0, o1)
+            philox_block(w64, 0, cb, k0, k1, o0, o1)
+            if ch > first:  # the previous chunk's B half (its words are still in w64)
+                _fused(x, y, u16, mask, store_mask, cb - CH, HALF, CH, eb - CHE, t32, mode,
+                       a, b, other, stream)
+            philox_block(w64, HALF, cb, k0, k1, o0, o1)
             nb = min(CH, nfull - cb)
-            _fused(x, y, u16, mask, store_mask, cb, nb, eb, t32, mode, a, b, other, stream)
+            _fused(x, y, u16, mask, store_mask, cb, 0, min(HALF, nb), eb, t32, mode, a, b,
+                   other, stream)
+        if last > first:
+            cb = (last - 1) * CH
+            eb = cb * 8
+            nb = min(CH, nfull - cb)
+            _fused(x, y, u16, mask, store_mask, cb, HALF, nb, eb, t32, mode, a, b, other,
+                   stream)
             if nb < CH and eb + 8 * nb < n:  # the last, partial mask byte
                 rest = n - (eb + 8 * nb)
                 byte = keep_byte(u16, 8 * nb, t32) & ((1 << rest) - 1)
