@@ -233,7 +233,89 @@ def select8(typingctx, xs, ys, e, byte, a, b, other, mode, stream):
     return types.void(xs, ys, e, byte, a, b, other, mode, stream), codegen
 
 
-KEEP_BLOCK = 32  # elements per keep_select
+KEEP_BLOCK = 32  # elements per keep_select / select32
+
+
+def _select_bits(bld, bits, src_data, dst_data, e, lty, itemsize, value, other, store):
+    """dst[e + j] = value(src[e + j]) if bit j of the i32 `bits` else other, j < 32, one
+    zmm of elements at a time (AVX-512)."""
+    i1, i32, i64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+    per = 64 // itemsize  # elements per zmm
+    vty = ir.VectorType(lty, per)
+    for q in range(KEEP_BLOCK // per):
+        sub = bld.trunc(bld.lshr(bits, ir.Constant(i32, q * per)), ir.IntType(per))
+        keep = bld.bitcast(sub, ir.VectorType(i1, per))
+        at = bld.add(e, ir.Constant(i64, q * per))
+        src = bld.bitcast(bld.gep(src_data, [at]), vty.as_pointer())
+        dst = bld.bitcast(bld.gep(dst_data, [at]), vty.as_pointer())
+        store(bld.select(keep, value(bld.load(src, align=itemsize), per), other), dst,
+              itemsize)
+
+
+def _value_fn(bld, kind, a, b):
+    """What a kept element becomes, for n-lane vectors: x*a, x or a*x + b."""
+    def value(v, n):
+        if kind == SCALE:
+            return bld.fmul(v, _splat(bld, a, n))
+        if kind == AFFINE:
+            return bld.fadd(bld.fmul(_splat(bld, a, n), v), _splat(bld, b, n))
+        return v
+    return value
+
+
+def _store_fn(bld, stream):
+    """A vector store, non-temporal (claiming 16-byte alignment) when `stream` is set."""
+    def store(vec, ptr, align):
+        with bld.if_else(stream, likely=False) as (then, otherwise):
+            with then:
+                st = bld.store(vec, ptr, align=16)
+                st.set_metadata("nontemporal", bld.module.add_metadata(
+                    [ir.Constant(ir.IntType(32), 1)]))
+            with otherwise:
+                bld.store(vec, ptr, align=align)
+    return store
+
+
+@intrinsic
+def select32(typingctx, xs, ys, e, mask, mb, a, b, other, mode, stream):
+    """ys[e + j] = kept(xs[e + j]) if bit j of mask bytes mb .. mb + 3 else other, j < 32:
+    the backward from a stored mask, 32 elements per step where AVX-512 exists (one 4-byte
+    load of the mask, a masked multiply per zmm), else four select8 steps. mode and stream
+    as select8."""
+    if not (isinstance(xs, types.Array) and isinstance(mode, types.IntegerLiteral)):
+        return None
+    kind = int(mode.literal_value)
+    dt = xs.dtype
+
+    def codegen(context, builder, sig, args):
+        bld = builder
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        data = {i: context.make_array(sig.args[i])(context, bld, args[i]).data
+                for i in (0, 1, 3)}
+        e = context.cast(bld, args[2], sig.args[2], types.int64)
+        mb = context.cast(bld, args[4], sig.args[4], types.int64)
+        a, b, other = (context.cast(bld, args[i], sig.args[i], dt) for i in (5, 6, 7))
+        stream = context.cast(bld, args[9], sig.args[9], types.boolean)
+        lty = context.get_data_type(dt)
+        itemsize = context.get_abi_sizeof(lty)
+        value, store = _value_fn(bld, kind, a, b), _store_fn(bld, stream)
+        if _has(context, "avx512bw"):
+            bits = bld.load(bld.bitcast(bld.gep(data[3], [mb]), i32.as_pointer()), align=1)
+            _select_bits(bld, bits, data[0], data[1], e, lty, itemsize, value,
+                         _splat(bld, other, 64 // itemsize), store)
+        else:
+            vty = ir.VectorType(lty, 8)
+            for q in range(KEEP_BLOCK // 8):
+                byte = bld.load(bld.gep(data[3], [bld.add(mb, ir.Constant(i64, q))]))
+                keep = bld.bitcast(byte, ir.VectorType(ir.IntType(1), 8))
+                at = bld.add(e, ir.Constant(i64, 8 * q))
+                src = bld.bitcast(bld.gep(data[0], [at]), vty.as_pointer())
+                dst = bld.bitcast(bld.gep(data[1], [at]), vty.as_pointer())
+                store(bld.select(keep, value(bld.load(src, align=itemsize), 8),
+                                 _splat(bld, other, 8)), dst, itemsize)
+        return context.get_dummy_value()
+
+    return types.void(xs, ys, e, mask, mb, a, b, other, mode, stream), codegen
 
 
 def _has(context, feature: str) -> bool:
@@ -308,17 +390,8 @@ def keep_select(typingctx, u16, ui, xs, ys, e, mask, mb, t, a, b, other, mode, s
             with bld.if_then(store_mask):
                 mptr = bld.bitcast(bld.gep(arr[5], [cb]), i32.as_pointer())
                 bld.store(bits, mptr, align=1)
-            per = 64 // itemsize  # elements per zmm
-            for q in range(KEEP_BLOCK // per):
-                sub = bld.trunc(bld.lshr(bits, ir.Constant(i32, q * per)), ir.IntType(per))
-                kq = bld.bitcast(sub, ir.VectorType(i1, per))
-                at = bld.add(e, ir.Constant(i64, q * per))
-                vty = ir.VectorType(lty, per)
-                src = bld.bitcast(bld.gep(arr[2], [at]), vty.as_pointer())
-                dst = bld.bitcast(bld.gep(arr[3], [at]), vty.as_pointer())
-                out = bld.select(kq, value(bld.load(src, align=itemsize), per),
-                                 _splat(bld, scalar(10), per))
-                store(out, dst, itemsize)
+            _select_bits(bld, bits, arr[2], arr[3], e, lty, itemsize, value,
+                         _splat(bld, scalar(10), 64 // itemsize), store)
         else:
             for q in range(KEEP_BLOCK // 8):
                 uptr = bld.bitcast(bld.gep(arr[0], [bld.add(ue, ir.Constant(i64, 8 * q))]),

@@ -47,6 +47,7 @@ from ._numba_ext import (
     prefer_512,
     prefetch,
     select8,
+    select32,
     sfence,
 )
 
@@ -110,15 +111,23 @@ def _fused(x, y, u16, mask, store_mask, cb, k0, k1, eb, t, mode, a, b, other, st
 
 @njit(inline="always")
 def _select_bytes(x, y, mask, cb, nb, eb, mode, a, b, other, stream):
-    """Elements eb .. eb + 8*nb - 1 from stored mask bytes cb .. cb+nb-1."""
+    """Elements eb .. eb + 8*nb - 1 from stored mask bytes cb .. cb+nb-1: 32 elements per
+    select32, the last < 4 bytes one at a time (select8)."""
+    nq = nb - nb % (KEEP_BLOCK // 8)
     if mode == SCALE:
-        for k in range(nb):
+        for k in range(0, nq, KEEP_BLOCK // 8):
+            select32(x, y, eb + 8 * k, mask, cb + k, a, b, other, SCALE, stream)
+        for k in range(nq, nb):
             select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, SCALE, stream)
     elif mode == COPY:
-        for k in range(nb):
+        for k in range(0, nq, KEEP_BLOCK // 8):
+            select32(x, y, eb + 8 * k, mask, cb + k, a, b, other, COPY, stream)
+        for k in range(nq, nb):
             select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, COPY, stream)
     else:
-        for k in range(nb):
+        for k in range(0, nq, KEEP_BLOCK // 8):
+            select32(x, y, eb + 8 * k, mask, cb + k, a, b, other, AFFINE, stream)
+        for k in range(nq, nb):
             select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, AFFINE, stream)
 
 
