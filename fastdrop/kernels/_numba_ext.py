@@ -109,9 +109,20 @@ def philox_block(typingctx, w64, j, cb, k0, k1, o0, o1):
         i32 = ir.IntType(32)
         half = width // 2
         base = b.mul(context.cast(b, args[1], sig.args[1], types.int64), ir.Constant(i64, 2))
+        v32 = ir.VectorType(i32, 2 * width)
+        pair = ir.Constant(ir.VectorType(i32, 2 * width),
+                           [v for lane in range(width) for v in (2 * lane, 2 * lane + 2 * width)])
+
+        def words(u, v):
+            """r_u | r_v << 32 per call: the low dwords of two vectors paired by a dword
+            shuffle (as shl/or, LLVM folded the shift into the last round's multiply and
+            emitted a 3-uop vpmullq)."""
+            w = b.shuffle_vector(b.bitcast(u, v32), b.bitcast(v, v32), pair)
+            return b.bitcast(w, vty)
+
         for q, (c0, c1, c2, c3) in enumerate(states):
-            lo = b.or_(b.and_(c0, m32), b.shl(c1, s32))  # r0 | r1 << 32 of each call
-            hi = b.or_(b.and_(c2, m32), b.shl(c3, s32))  # r2 | r3 << 32
+            lo = words(c0, c1)  # r0 | r1 << 32 of each call
+            hi = words(c2, c3)  # r2 | r3 << 32
             for h in range(2):  # per call its lo then its hi: lo_l, hi_l, lo_l+1, hi_l+1, ...
                 order = [v for lane in range(h * half, (h + 1) * half)
                          for v in (lane, lane + width)]
