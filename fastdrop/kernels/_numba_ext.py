@@ -263,6 +263,18 @@ def _select_bits(bld, bits, src_data, dst_data, e, lty, itemsize, value, other, 
               itemsize)
 
 
+def _select_by8(bld, keeps, src_data, dst_data, e, lty, itemsize, value, other, store):
+    """The same with the keep bits as <8 x i1> vectors, 8 elements each (other targets)."""
+    i64 = ir.IntType(64)
+    vty = ir.VectorType(lty, 8)
+    for q, keep in enumerate(keeps):
+        at = bld.add(e, ir.Constant(i64, 8 * q))
+        src = bld.bitcast(bld.gep(src_data, [at]), vty.as_pointer())
+        dst = bld.bitcast(bld.gep(dst_data, [at]), vty.as_pointer())
+        store(bld.select(keep, value(bld.load(src, align=itemsize), 8),
+                         _splat(bld, other, 8)), dst, itemsize)
+
+
 def _value_fn(bld, kind, a, b):
     """What a kept element becomes, for n-lane vectors: x*a, x or a*x + b."""
     def value(v, n):
@@ -315,15 +327,10 @@ def select32(typingctx, xs, ys, e, mask, mb, a, b, other, mode, stream):
             _select_bits(bld, bits, data[0], data[1], e, lty, itemsize, value,
                          _splat(bld, other, 64 // itemsize), store)
         else:
-            vty = ir.VectorType(lty, 8)
-            for q in range(KEEP_BLOCK // 8):
-                byte = bld.load(bld.gep(data[3], [bld.add(mb, ir.Constant(i64, q))]))
-                keep = bld.bitcast(byte, ir.VectorType(ir.IntType(1), 8))
-                at = bld.add(e, ir.Constant(i64, 8 * q))
-                src = bld.bitcast(bld.gep(data[0], [at]), vty.as_pointer())
-                dst = bld.bitcast(bld.gep(data[1], [at]), vty.as_pointer())
-                store(bld.select(keep, value(bld.load(src, align=itemsize), 8),
-                                 _splat(bld, other, 8)), dst, itemsize)
+            keeps = [bld.bitcast(bld.load(bld.gep(data[3], [bld.add(mb, ir.Constant(i64, q))])),
+                                 ir.VectorType(ir.IntType(1), 8))
+                     for q in range(KEEP_BLOCK // 8)]
+            _select_by8(bld, keeps, data[0], data[1], e, lty, itemsize, value, other, store)
         return context.get_dummy_value()
 
     return types.void(xs, ys, e, mask, mb, a, b, other, mode, stream), codegen
@@ -355,7 +362,7 @@ def keep_select(typingctx, u16, ui, xs, ys, e, mask, mb, t, a, b, other, mode, s
 
     def codegen(context, builder, sig, args):
         bld = builder
-        i1, i8, i16, i32, i64 = (ir.IntType(w) for w in (1, 8, 16, 32, 64))
+        i8, i16, i32, i64 = (ir.IntType(w) for w in (8, 16, 32, 64))
         # args: u16 0, ui 1, xs 2, ys 3, e 4, mask 5, mb 6, t 7, a 8, b 9, other 10,
         # mode 11, store_mask 12, stream 13
         arr = {i: context.make_array(sig.args[i])(context, bld, args[i]).data
@@ -366,28 +373,10 @@ def keep_select(typingctx, u16, ui, xs, ys, e, mask, mb, t, a, b, other, mode, s
         t = context.cast(bld, args[7], sig.args[7], types.int32)
         store_mask = context.cast(bld, args[12], sig.args[12], types.boolean)
         stream = context.cast(bld, args[13], sig.args[13], types.boolean)
-        itemsize = context.get_abi_sizeof(context.get_data_type(dt))
         lty = context.get_data_type(dt)
-
-        def scalar(i):
-            return context.cast(bld, args[i], sig.args[i], dt)
-
-        def value(v, n):
-            if kind == SCALE:
-                return bld.fmul(v, _splat(bld, scalar(8), n))
-            if kind == AFFINE:
-                return bld.fadd(bld.fmul(_splat(bld, scalar(8), n), v), _splat(bld, scalar(9), n))
-            return v
-
-        def store(vec, ptr, align):
-            with bld.if_else(stream, likely=False) as (then, otherwise):
-                with then:
-                    st = bld.store(vec, ptr, align=16)
-                    st.set_metadata("nontemporal", bld.module.add_metadata(
-                        [ir.Constant(i32, 1)]))
-                with otherwise:
-                    bld.store(vec, ptr, align=align)
-
+        itemsize = context.get_abi_sizeof(lty)
+        a, b, other = (context.cast(bld, args[i], sig.args[i], dt) for i in (8, 9, 10))
+        value, store = _value_fn(bld, kind, a, b), _store_fn(bld, stream)
         if _has(context, "avx512bw"):
             uptr = bld.bitcast(bld.gep(arr[0], [ue]), ir.VectorType(i16, 32).as_pointer())
             words = bld.load(uptr, align=2)
@@ -402,8 +391,9 @@ def keep_select(typingctx, u16, ui, xs, ys, e, mask, mb, t, a, b, other, mode, s
                 mptr = bld.bitcast(bld.gep(arr[5], [cb]), i32.as_pointer())
                 bld.store(bits, mptr, align=1)
             _select_bits(bld, bits, arr[2], arr[3], e, lty, itemsize, value,
-                         _splat(bld, scalar(10), 64 // itemsize), store)
+                         _splat(bld, other, 64 // itemsize), store)
         else:
+            keeps = []
             for q in range(KEEP_BLOCK // 8):
                 uptr = bld.bitcast(bld.gep(arr[0], [bld.add(ue, ir.Constant(i64, 8 * q))]),
                                    ir.VectorType(i16, 8).as_pointer())
@@ -412,13 +402,8 @@ def keep_select(typingctx, u16, ui, xs, ys, e, mask, mb, t, a, b, other, mode, s
                 with bld.if_then(store_mask):
                     mptr = bld.gep(arr[5], [bld.add(cb, ir.Constant(i64, q))])
                     bld.store(bld.bitcast(keep, i8), mptr)
-                at = bld.add(e, ir.Constant(i64, 8 * q))
-                vty = ir.VectorType(lty, 8)
-                src = bld.bitcast(bld.gep(arr[2], [at]), vty.as_pointer())
-                dst = bld.bitcast(bld.gep(arr[3], [at]), vty.as_pointer())
-                out = bld.select(keep, value(bld.load(src, align=itemsize), 8),
-                                 _splat(bld, scalar(10), 8))
-                store(out, dst, itemsize)
+                keeps.append(keep)
+            _select_by8(bld, keeps, arr[2], arr[3], e, lty, itemsize, value, other, store)
         return context.get_dummy_value()
 
     return types.void(u16, ui, xs, ys, e, mask, mb, t, a, b, other, mode, store_mask,
