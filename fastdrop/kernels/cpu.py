@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import spec
+from . import _cache_guard  # noqa: F401  (first: drops kernels cached from older sources)
 from ._numba_ext import (
     AFFINE,
     COPY,
