@@ -197,3 +197,16 @@ def test_module_site_declines_what_it_does_not_take(ext):
     with pytest.raises(TypeError, match="int64"):
         layer(torch.ones(4, dtype=torch.int64))
     assert int(layer.offset) == 1
+
+
+def test_compiled_autograd_of_an_eager_forward_says_what_to_do(ext):
+    """The native node runs kernels by pointer, which compiled autograd cannot trace: the
+    error names the way out (the module under torch.compile takes the registered op)."""
+    from torch._dynamo import compiled_autograd
+
+    lin = torch.nn.Linear(8, 8)
+    layer = fdt.Dropout(0.5, seed=1)
+    loss = layer(lin(torch.randn(4, 8))).sum()
+    with pytest.raises(NotImplementedError, match="FASTDROP_TORCH_NATIVE=0"):
+        with compiled_autograd._enable(torch.compile(backend="eager")):
+            loss.backward()

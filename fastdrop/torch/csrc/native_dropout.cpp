@@ -13,6 +13,7 @@
 
 #include <ATen/EmptyTensor.h>
 #include <torch/csrc/autograd/functions/utils.h>
+#include <torch/csrc/dynamo/compiled_autograd.h>
 
 #include <cstdint>
 #include <memory>
@@ -92,6 +93,18 @@ struct NativeDropoutBackward : public torch::autograd::Node {
   uint64_t k0_ = 0, k1_ = 0, o0_ = 0, o1_ = 0, seed_ = 0, offset_ = 0;
 
   std::string name() const override { return "NativeDropoutBackward"; }
+
+  // Compiled autograd (torch._dynamo.compiled_autograd) traces nodes through dispatcher
+  // ops; this node calls kernels by pointer, so it says what to do instead of Node's
+  // generic "not implemented".
+  void compiled_args(torch::dynamo::autograd::CompiledNodeArgs& /*args*/) const override {
+    TORCH_CHECK_NOT_IMPLEMENTED(
+        false,
+        "fastdrop.torch: the native CPU op does not support compiled autograd when the "
+        "forward ran eagerly; compile the forward too (torch.compile uses fastdrop's "
+        "registered op, which does), or set FASTDROP_TORCH_NATIVE=0 before importing "
+        "fastdrop.torch");
+  }
 
   void release_variables() override {
     std::lock_guard<std::mutex> lock(mutex_);
