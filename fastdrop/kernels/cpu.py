@@ -401,12 +401,17 @@ def _kernel(name: str, n: int):
 # --- scratch ---------------------------------------------------------------------------
 
 _SCRATCH: dict[int, np.ndarray] = {}
+# Blocks of the parallel kernels: BLOCKS_PER_THREAD for each thread Numba may run, not
+# for the current count: asking numba.get_num_threads() cost 0.5 us a call (4% of a 2^16
+# forward). More blocks than running threads only split the work finer; the bits do not
+# depend on it (fastdrop/torch/native.py's cfuncs do the same).
+_PAR_BLOCKS = BLOCKS_PER_THREAD * numba.config.NUMBA_NUM_THREADS
 
 
 def _scratch(n: int) -> np.ndarray:
     """Philox words for a kernel over n entries, allocated once per block count: one block
-    for the serial path, BLOCKS_PER_THREAD per thread for the parallel one."""
-    blocks = 1 if n < SERIAL_BELOW else BLOCKS_PER_THREAD * numba.get_num_threads()
+    for the serial path, _PAR_BLOCKS for the parallel one."""
+    blocks = 1 if n < SERIAL_BELOW else _PAR_BLOCKS
     w64s = _SCRATCH.get(blocks)
     if w64s is None:
         w64s = _SCRATCH[blocks] = np.zeros((blocks, 2 * CH), np.uint64)

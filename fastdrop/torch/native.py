@@ -56,7 +56,7 @@ def _from_mask_sig(dt):
 # current count from compiled code is a call through a ctypes pointer, which stops
 # cache=True). More blocks than threads only splits the work finer: the bits do not depend
 # on it.
-_PAR_BLOCKS = cpu.BLOCKS_PER_THREAD * numba.config.NUMBA_NUM_THREADS
+_PAR_BLOCKS = cpu._PAR_BLOCKS
 
 
 @numba.njit(cache=True)
