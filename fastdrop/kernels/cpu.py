@@ -5,15 +5,19 @@ Layout of the work (NOTES.md has the measurements behind each choice):
 - The flat array is cut into chunks of CH mask bytes (CH * 8 elements). Each parallel
   block owns a contiguous run of chunks and one small scratch area (the chunk's Philox
   words, L1-resident), allocated once per block count: no allocation beyond the outputs.
-- Per chunk, stage 1 runs Philox for CH consecutive counters in a loop over independent
-  lanes, which LLVM vectorises (vpmuludq), and stores each call's four words as two
-  little-endian uint64 (r0 | r1 << 32, r2 | r3 << 32). Viewed as uint16, that scratch is
-  exactly the 16-bit uniform of each element in element order.
-- Stage 2 takes 8 elements at a time as explicit vectors (_numba_ext.keep_byte and
-  select8): 8 uniforms compared with t give the mask byte (one movemask) and, from the
-  same compare, the 8 outputs (multiply, select, store). The backward from a stored mask
-  is stage 2 alone, each mask byte selecting its 8 elements.
-  While stage 1 computes, the next chunk's x is prefetched, so its loads overlap Philox.
+- Per chunk, stage 1 runs Philox for CH consecutive counters, PHILOX_BLOCK (32) at a
+  time as explicit vectors (_numba_ext.philox_block: four independent chains of 8 calls
+  on AVX-512), and stores each call's four words as two little-endian uint64 (r0 | r1 <<
+  32, r2 | r3 << 32). Viewed as uint16, that scratch is exactly the 16-bit uniform of each
+  element in element order.
+- Stage 2 takes 32 elements at a time (_numba_ext.keep_select: one compare of 32
+  uniforms with t gives 4 mask bytes and, from the same bits, the 32 outputs: masked
+  multiply and store); the last bytes of a partial chunk go 8 at a time (keep_byte,
+  select8). The backward from a stored mask is stage 2 alone (select32).
+- The forward and the regenerating backward are software-pipelined by half chunks: the
+  second half of a chunk is selected after the next chunk's first half is drawn, and the
+  next chunk's x is prefetched half before each draw, so the memory stream runs beside
+  the Philox arithmetic instead of after it.
 - Outputs far beyond the caches (STREAM_FROM_BYTES) are written with non-temporal
   stores: no write-allocate read of y, a third less memory traffic (NOTES.md).
 
