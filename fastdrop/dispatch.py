@@ -102,6 +102,11 @@ _HOST = {
     "cpu": HostBackend("cpu", "cpu", v.HOST_DTYPES),
 }
 
+
+def cpu_kernels():
+    """fastdrop.kernels.cpu (imported on first use, as the cpu backend does)."""
+    return _HOST["cpu"].kernels
+
 CUDA_HELP = (
     "no CUDA device is usable here (numba-cuda found none). Use backend='cpu', or run "
     "the CUDA kernels on the simulator by setting NUMBA_ENABLE_CUDASIM=1 before importing "

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import _validate as v
 from . import dispatch as _backends
 from .kernels import reference
 from .kernels.plan import make_plan
+
+# the direct path of dropout(): element variants, numpy float arrays, the CPU kernels
+_DIRECT_VARIANTS = frozenset({"inverted", "standard", "alpha"})
+_DIRECT_BACKENDS = frozenset({"auto", "cpu"})
+_DIRECT_DTYPES = frozenset(np.dtype(d) for d in v.HOST_DTYPES)
 
 
 def backends() -> list[str]:
@@ -27,6 +34,18 @@ def dropout(
     p = v.check_p(p, variant)
     seed = v.check_uint64("seed", seed)
     offset = v.check_uint64("offset", offset)
+    if (type(x) is np.ndarray and out is None and stream is None and training
+            and variant in _DIRECT_VARIANTS and backend in _DIRECT_BACKENDS
+            and x.dtype in _DIRECT_DTYPES and x.flags.c_contiguous):
+        # The common call, numpy in and out on the CPU kernels, without the general
+        # path's backend objects: the same checks, plan and kernel (NOTES.md: about 1 us
+        # of a 7 us call on 10^4 elements)
+        y = np.empty(x.shape, x.dtype)
+        plan = make_plan(x.shape, x.dtype, p, seed, offset, variant)
+        mask = np.empty(plan.nbytes, np.uint8)
+        if plan.n:
+            _backends.cpu_kernels().forward(x.reshape(-1), y.reshape(-1), mask, plan)
+        return y, mask
     be = _backends.resolve(v.check_backend_name(backend), x, stream)
     x = be.asarray(x, "x")
     if variant == "spatial":

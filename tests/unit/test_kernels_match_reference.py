@@ -260,3 +260,22 @@ def test_thresholds_at_the_16_bit_edges(dtype, t):
     y_ref, mask_ref = fd.dropout(x, p, seed=99, offset=t, backend="numpy")
     np.testing.assert_array_equal(mask, mask_ref)
     np.testing.assert_array_equal(y, y_ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("variant", ["inverted", "standard", "alpha"])
+def test_direct_path_equals_the_general_one(dtype, variant):
+    """ops.dropout's direct path (numpy in, CPU kernels, no out=) and the general path
+    (taken with out=, and with a non-contiguous x) give the same y and mask."""
+    x = np.random.default_rng(5).standard_normal((37, 29)).astype(dtype)
+    kw = dict(seed=11, offset=3, variant=variant)
+    y, mask = fd.dropout(x, 0.3, **kw)
+    out = np.empty_like(x)
+    y2, mask2 = fd.dropout(x, 0.3, out=out, **kw)
+    assert y2 is out
+    y3, mask3 = fd.dropout(np.asfortranarray(x).T.T, 0.3, **kw)  # a Fortran-order copy
+    y_ref, mask_ref = fd.dropout(x, 0.3, backend="numpy", **kw)
+    for yy, mm in ((y, mask), (y2, mask2), (y3, mask3)):
+        assert_same(variant, yy, y_ref)
+        np.testing.assert_array_equal(mm, mask_ref)
+    assert y.shape == x.shape and y.dtype == x.dtype and y.flags.c_contiguous
