@@ -279,3 +279,12 @@ def test_direct_path_equals_the_general_one(dtype, variant):
         assert_same(variant, yy, y_ref)
         np.testing.assert_array_equal(mm, mask_ref)
     assert y.shape == x.shape and y.dtype == x.dtype and y.flags.c_contiguous
+    inplace = x.copy()
+    y4, mask4 = fd.dropout(inplace, 0.3, out=inplace, **kw)  # out=x: in place
+    assert y4 is inplace
+    assert_same(variant, y4, y_ref)
+    np.testing.assert_array_equal(mask4, mask_ref)
+    buf = x.reshape(-1).copy()
+    for a, b in ((buf[:-1], buf[1:]), (x[:, :-1], x[:, 1:])):  # contiguous, strided
+        with pytest.raises(ValueError, match="overlaps"):
+            fd.dropout(a, 0.3, out=b, **kw)  # a partial overlap is refused
