@@ -46,9 +46,10 @@ def philox_lazy(c0, c1, c2, c3, k0, k1):
 PHILOX_BLOCK = 32  # calls per philox_block
 
 
-def _avx512(context) -> bool:
+def _has(context, feature: str) -> bool:
+    """The target Numba compiles for has this CPU feature (e.g. "avx512f")."""
     features = getattr(context.codegen(), "_tm_features", "") or ""
-    return "+avx512f" in features.split(",")
+    return f"+{feature}" in features.split(",")
 
 
 @intrinsic
@@ -72,7 +73,7 @@ def philox_block(typingctx, w64, j, cb, k0, k1, o0, o1):
     def codegen(context, builder, sig, args):
         b = builder
         i64 = ir.IntType(64)
-        width = 8 if _avx512(context) else 4
+        width = 8 if _has(context, "avx512f") else 4
         vty = ir.VectorType(i64, width)
 
         def const(v):
@@ -199,6 +200,30 @@ def keep_byte(typingctx, u16, e, t):
     return types.uint8(u16, e, t), codegen
 
 
+def _value_fn(bld, kind, a, b):
+    """What a kept element becomes, for n-lane vectors: x*a, x or a*x + b."""
+    def value(v, n):
+        if kind == SCALE:
+            return bld.fmul(v, _splat(bld, a, n))
+        if kind == AFFINE:
+            return bld.fadd(bld.fmul(_splat(bld, a, n), v), _splat(bld, b, n))
+        return v
+    return value
+
+
+def _store_fn(bld, stream):
+    """A vector store, non-temporal (claiming 16-byte alignment) when `stream` is set."""
+    def store(vec, ptr, align):
+        with bld.if_else(stream, likely=False) as (then, otherwise):
+            with then:
+                st = bld.store(vec, ptr, align=16)
+                st.set_metadata("nontemporal", bld.module.add_metadata(
+                    [ir.Constant(ir.IntType(32), 1)]))
+            with otherwise:
+                bld.store(vec, ptr, align=align)
+    return store
+
+
 @intrinsic
 def select8(typingctx, xs, ys, e, byte, a, b, other, mode, stream):
     """ys[e+j] = kept(xs[e+j]) if bit j of byte else other, j < 8; kept by the literal mode:
@@ -223,22 +248,10 @@ def select8(typingctx, xs, ys, e, byte, a, b, other, mode, stream):
         align = context.get_abi_sizeof(context.get_data_type(dt))
         v = builder.load(src, align=align)
 
-        def vec(i):
-            return _splat(builder, context.cast(builder, args[i], sig.args[i], dt), 8)
-
-        if kind == SCALE:
-            v = builder.fmul(v, vec(4))
-        elif kind == AFFINE:
-            v = builder.fadd(builder.fmul(vec(4), v), vec(5))
-        out = builder.select(keep, v, vec(6))
+        a, b, other = (context.cast(builder, args[i], sig.args[i], dt) for i in (4, 5, 6))
         stream = context.cast(builder, args[8], sig.args[8], types.boolean)
-        with builder.if_else(stream, likely=False) as (then, otherwise):
-            with then:
-                st = builder.store(out, dst, align=16)
-                st.set_metadata("nontemporal", builder.module.add_metadata(
-                    [ir.Constant(ir.IntType(32), 1)]))
-            with otherwise:
-                builder.store(out, dst, align=align)
+        out = builder.select(keep, _value_fn(builder, kind, a, b)(v, 8), _splat(builder, other, 8))
+        _store_fn(builder, stream)(out, dst, align)
         return context.get_dummy_value()
 
     return types.void(xs, ys, e, byte, a, b, other, mode, stream), codegen
@@ -273,30 +286,6 @@ def _select_by8(bld, keeps, src_data, dst_data, e, lty, itemsize, value, other, 
         dst = bld.bitcast(bld.gep(dst_data, [at]), vty.as_pointer())
         store(bld.select(keep, value(bld.load(src, align=itemsize), 8),
                          _splat(bld, other, 8)), dst, itemsize)
-
-
-def _value_fn(bld, kind, a, b):
-    """What a kept element becomes, for n-lane vectors: x*a, x or a*x + b."""
-    def value(v, n):
-        if kind == SCALE:
-            return bld.fmul(v, _splat(bld, a, n))
-        if kind == AFFINE:
-            return bld.fadd(bld.fmul(_splat(bld, a, n), v), _splat(bld, b, n))
-        return v
-    return value
-
-
-def _store_fn(bld, stream):
-    """A vector store, non-temporal (claiming 16-byte alignment) when `stream` is set."""
-    def store(vec, ptr, align):
-        with bld.if_else(stream, likely=False) as (then, otherwise):
-            with then:
-                st = bld.store(vec, ptr, align=16)
-                st.set_metadata("nontemporal", bld.module.add_metadata(
-                    [ir.Constant(ir.IntType(32), 1)]))
-            with otherwise:
-                bld.store(vec, ptr, align=align)
-    return store
 
 
 @intrinsic
@@ -334,11 +323,6 @@ def select32(typingctx, xs, ys, e, mask, mb, a, b, other, mode, stream):
         return context.get_dummy_value()
 
     return types.void(xs, ys, e, mask, mb, a, b, other, mode, stream), codegen
-
-
-def _has(context, feature: str) -> bool:
-    features = getattr(context.codegen(), "_tm_features", "") or ""
-    return f"+{feature}" in features.split(",")
 
 
 @intrinsic
@@ -440,7 +424,7 @@ def prefer_512(typingctx):
     """
 
     def codegen(context, builder, sig, args):
-        if _avx512(context):
+        if _has(context, "avx512f"):
             attrs = builder.function.attributes
             # llvmlite's AttributeSet only knows enum attributes; these are string
             # attributes, printed as given into the function's attribute group
