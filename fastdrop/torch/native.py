@@ -65,25 +65,11 @@ def _scratch(n):
     return np.zeros((blocks, 2 * cpu.CH), np.uint64)
 
 
-def _masked32(xp, yp, mp, n, store_mask, mode, t, a, b, other, k0, k1, o0, o1, stream):
-    x, y = carray(xp, n), carray(yp, n)
-    mask = carray(mp, (n + 7) // 8 if store_mask else 0)
-    # the constants in x's dtype, as the Plan holds them (alpha's a*x + b rounds twice)
-    a32, b32, o32 = np.float32(a), np.float32(b), np.float32(other)
-    w64s = _scratch(n)
-    if n < cpu.SERIAL_BELOW:
-        cpu._masked_body(x, y, mask, store_mask != 0, mode, t, a32, b32, o32, k0, k1, o0, o1,
-                         w64s, stream != 0)
-    else:
-        cpu._masked_par(x, y, mask, store_mask != 0, mode, t, a32, b32, o32, k0, k1, o0, o1,
-                        w64s, stream != 0)
-
-
-def _masked64(xp, yp, mp, n, store_mask, mode, t, a, b, other, k0, k1, o0, o1, stream):
-    x, y = carray(xp, n), carray(yp, n)
-    mask = carray(mp, (n + 7) // 8 if store_mask else 0)
-    w64s = _scratch(n)
-    if n < cpu.SERIAL_BELOW:
+@numba.njit(inline="always")
+def _masked(x, y, mask, store_mask, mode, t, a, b, other, k0, k1, o0, o1, stream):
+    """cpu.py's masked kernel, serial or parallel by size as cpu._elementwise picks."""
+    w64s = _scratch(x.size)
+    if x.size < cpu.SERIAL_BELOW:
         cpu._masked_body(x, y, mask, store_mask != 0, mode, t, a, b, other, k0, k1, o0, o1,
                          w64s, stream != 0)
     else:
@@ -91,21 +77,35 @@ def _masked64(xp, yp, mp, n, store_mask, mode, t, a, b, other, k0, k1, o0, o1, s
                         w64s, stream != 0)
 
 
-def _from_mask32(dyp, dxp, mp, n, mode, a, other, stream):
-    dy, dx, mask = carray(dyp, n), carray(dxp, n), carray(mp, (n + 7) // 8)
-    a32, o32 = np.float32(a), np.float32(other)
-    if n < cpu.SERIAL_BELOW:
-        cpu._from_mask_body(dy, dx, mask, mode, a32, o32, stream != 0)
-    else:
-        cpu._from_mask_par(dy, dx, mask, mode, a32, o32, stream != 0)
-
-
-def _from_mask64(dyp, dxp, mp, n, mode, a, other, stream):
-    dy, dx, mask = carray(dyp, n), carray(dxp, n), carray(mp, (n + 7) // 8)
-    if n < cpu.SERIAL_BELOW:
+@numba.njit(inline="always")
+def _from_mask(dy, dx, mask, mode, a, other, stream):
+    """cpu.py's backward from a stored mask, serial or parallel by size."""
+    if dy.size < cpu.SERIAL_BELOW:
         cpu._from_mask_body(dy, dx, mask, mode, a, other, stream != 0)
     else:
         cpu._from_mask_par(dy, dx, mask, mode, a, other, stream != 0)
+
+
+def _masked32(xp, yp, mp, n, store_mask, mode, t, a, b, other, k0, k1, o0, o1, stream):
+    # the constants in x's dtype, as the Plan holds them (alpha's a*x + b rounds twice)
+    _masked(carray(xp, n), carray(yp, n), carray(mp, (n + 7) // 8 if store_mask else 0),
+            store_mask, mode, t, np.float32(a), np.float32(b), np.float32(other), k0, k1, o0,
+            o1, stream)
+
+
+def _masked64(xp, yp, mp, n, store_mask, mode, t, a, b, other, k0, k1, o0, o1, stream):
+    _masked(carray(xp, n), carray(yp, n), carray(mp, (n + 7) // 8 if store_mask else 0),
+            store_mask, mode, t, a, b, other, k0, k1, o0, o1, stream)
+
+
+def _from_mask32(dyp, dxp, mp, n, mode, a, other, stream):
+    _from_mask(carray(dyp, n), carray(dxp, n), carray(mp, (n + 7) // 8), mode,
+               np.float32(a), np.float32(other), stream)
+
+
+def _from_mask64(dyp, dxp, mp, n, mode, a, other, stream):
+    _from_mask(carray(dyp, n), carray(dxp, n), carray(mp, (n + 7) // 8), mode, a, other,
+               stream)
 
 
 def _cfuncs():

@@ -39,13 +39,9 @@ def test_site_shapes_are_the_dropout_inputs():
     assert site_shapes({**cfg, "dropout": 0.0}, 7) == []
 
 
-def test_cost_task_record_and_table(cache):
-    from fastdrop.train.config import TrainConfig
-
-    cfg = TrainConfig.from_dict({"model": "mlp", "dropout": 0.3, "train_size": 200,
-                                 "batch_size": 20, "cache_dir": cache}).to_dict()
-    payload = {"config": cfg, "interleave": {"block_s": 0.002, "min_rounds": 2,
-                                             "max_rounds": 3}}
+def test_cost_task_record_and_table(cost_payload):
+    payload = cost_payload
+    cfg = payload["config"]
     out = tasks.cost_task(payload)
     assert set(out["arms"]) == {"p", "0", "floor"} and 2 <= out["rounds"] <= 3
     rec = records.record({"id": "cost-x", "kind": "cost", "suites": ["T2"],

@@ -56,13 +56,9 @@ def test_model_takes_the_dropout_module_at_every_site():
     assert int(layer.offset) == 3
 
 
-def test_torch_cost_task_record_table_and_view(cache):
-    from fastdrop.train.config import TrainConfig
-
-    cfg = TrainConfig.from_dict({"model": "mlp", "dropout": 0.3, "train_size": 200,
-                                 "batch_size": 20, "cache_dir": cache}).to_dict()
-    payload = {"config": cfg, "interleave": {"block_s": 0.002, "min_rounds": 2,
-                                             "max_rounds": 3}}
+def test_torch_cost_task_record_table_and_view(cost_payload):
+    payload = cost_payload
+    cfg = payload["config"]
     out = torch_peer.torch_cost_task(payload)
     assert set(out["arms"]) == set(torch_peer.ARMS) and 2 <= out["rounds"] <= 3
     rec = records.record({"id": "torch_cost-x", "kind": "torch_cost",
