@@ -10,9 +10,10 @@ Parts (the arms always interleaved in one process, so a loaded machine slows bot
             the two modules alternate call blocks (ABAB); min and median per call.
   step      the trainer's PyTorch peer models (fastdrop/bench/torch_peer.py torch_model:
             MLP, CNN) with a torch.nn.Dropout or a fastdrop.torch.Dropout submodule called
-            at every dropout site, as a user writes it; step time (forward, loss, backward, Adam) at each rate,
-            every (arm, rate) a model of its own, blocks of steps round-robin over all of
-            them; dropout's share of the step = (t_p - t_0) / t_p on the medians.
+            at every dropout site, as a user writes it; step time (forward, loss,
+            backward, Adam) at each rate, every (arm, rate) a model of its own, blocks
+            of steps round-robin over all of them; dropout's share of the step =
+            (t_p - t_0) / t_p on the medians.
   memory    bytes the dropout sites keep for backward in one training step (saved-tensor
             hooks on the dropout calls), per element that went through dropout.
   accuracy  test accuracy after --steps steps at p = --acc-p over --seeds seeds per arm:

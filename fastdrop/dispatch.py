@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from . import _validate as v
+from .kernels.memory import aligned_empty
 
 
 def torch_tensor(x) -> bool:
@@ -67,7 +68,7 @@ class HostBackend:
         return np.ascontiguousarray(a).reshape(-1)
 
     def empty(self, shape, dtype):
-        return np.empty(shape, dtype=dtype)
+        return aligned_empty(shape, dtype)
 
     def empty_mask(self, nbytes: int):
         return np.empty(nbytes, np.uint8)
@@ -75,7 +76,7 @@ class HostBackend:
     def output(self, out, x, name: str = "out"):
         """(array returned to the caller, flat buffer the kernel writes)."""
         if out is None:
-            y = np.empty(x.shape, dtype=x.dtype)
+            y = aligned_empty(x.shape, x.dtype)
             return y, y.reshape(-1)
         if not isinstance(out, np.ndarray):
             raise ValueError(f"{name} must be a numpy array, got {type(out).__name__}")

@@ -7,6 +7,7 @@ import numpy as np
 from . import _validate as v
 from . import dispatch as _backends
 from .kernels import reference
+from .kernels.memory import aligned_empty
 from .kernels.plan import make_plan
 
 # the direct path of dropout(): element variants, numpy float arrays, the CPU kernels
@@ -41,7 +42,7 @@ def dropout(
         # The common call, numpy in and out on the CPU kernels, without the general
         # path's backend objects: the same checks, plan and kernel (NOTES.md: 0.3-0.5 us
         # of a 6-7 us call on 10^4 elements)
-        y = np.empty(x.shape, x.dtype) if out is None else out
+        y = aligned_empty(x.shape, x.dtype) if out is None else out
         plan = make_plan(x.shape, x.dtype, p, seed, offset, variant)
         mask = np.empty(plan.nbytes, np.uint8)
         if plan.n:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..kernels._numba_ext import SCALE, select8, sfence
+from ..kernels._numba_ext import PLAIN, SCALE, select32, sfence
 from ..kernels.cpu import CHE, SERIAL_BELOW, streaming
 
-_ALL = np.uint8(0xFF)  # every lane kept: select8 is then a plain 8-element scale
+_ALL = np.full(4, 0xFF, np.uint8)  # every lane kept: select32 is then a plain scale
 _BLOCKS = 256
 
 
@@ -36,29 +36,39 @@ def stream_scale(x, y, a):
 
 
 @njit(parallel=True, cache=True)
-def stream_scale_nt(x, y, a):
-    """y = a * x with non-temporal stores, 8 elements at a time, in blocks of CHE elements
-    (one fence per block, as the kernels do)."""
+def stream_scale_nt(x, y, a, stream):
+    """y = a * x with non-temporal stores as the kernels make them (`stream`:
+    cpu.streaming(y)), 32 elements at a time (one zmm store each where AVX-512 exists), in
+    blocks of CHE elements (one fence per block, as the kernels do)."""
     n = x.size
-    nfull = n // 8
+    nq = n - n % 32
     nchunks = (n + CHE - 1) // CHE
     nblk = min(nchunks, _BLOCKS)
     for blk in prange(nblk):
         e0 = (blk * nchunks // nblk) * CHE
-        e1 = min(((blk + 1) * nchunks // nblk) * CHE, 8 * nfull)
-        for e in range(e0, e1, 8):
-            select8(x, y, e, _ALL, a, a, a, SCALE, True)
+        e1 = min(((blk + 1) * nchunks // nblk) * CHE, nq)
+        for e in range(e0, e1, 32):
+            select32(x, y, e, _ALL, 0, a, a, a, SCALE, stream)
         sfence()
-    for e in range(8 * nfull, n):
+    for e in range(nq, n):
         y[e] = x[e] * a
 
 
 def scale_kernel(n: int, y: np.ndarray | None = None):
     """The ceiling kernel for n elements: parallel, or serial below SERIAL_BELOW; with
-    non-temporal stores where the kernels would stream into y."""
+    non-temporal stores where the kernels would stream into y, made as theirs would be
+    (one zmm per store into 64-byte aligned memory; `.stream` says which)."""
     if n < SERIAL_BELOW:
         return _scale
-    return stream_scale_nt if y is not None and streaming(y) else stream_scale
+    mode = PLAIN if y is None else streaming(y)
+    if mode == PLAIN:
+        return stream_scale
+
+    def scale_nt(x, y, a):
+        stream_scale_nt(x, y, a, mode)
+
+    scale_nt.stream = mode
+    return scale_nt
 
 
 def check(x: np.ndarray, y: np.ndarray, a) -> None:

@@ -160,8 +160,11 @@ def _make_copy(n):
 def _make_fastdrop(n, p, op):
     def make():
         import fastdrop as fd
+        from fastdrop.kernels.memory import aligned_empty
 
-        x, y = _data(n), np.empty(n, np.float32)
+        # y as fastdrop allocates its outputs (aligned where it streams); the ceiling
+        # writes the same y
+        x, y = _data(n), aligned_empty(n, np.float32)
         _, mask = fd.dropout(x, p, seed=SEED, backend="cpu")
         if op.startswith("forward"):
             fn = lambda: fd.dropout(x, p, seed=SEED, backend="cpu", out=y)  # noqa: E731
@@ -181,7 +184,7 @@ def _make_bare(n, p):
         from fastdrop.kernels import cpu
         from fastdrop.kernels.plan import make_plan
 
-        x, y, mask = _data(n), np.empty(n, np.float32), np.empty((n + 7) // 8, np.uint8)
+        x, y, mask = _data(n), cpu.aligned_empty(n, np.float32), np.empty((n + 7) // 8, np.uint8)
         plan = make_plan(x.shape, x.dtype, p, SEED, 0, "inverted")
         return _bind(lambda: cpu.forward(x, y, mask, plan), x, y)
 

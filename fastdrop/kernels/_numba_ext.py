@@ -211,17 +211,72 @@ def _value_fn(bld, kind, a, b):
     return value
 
 
+# How a kernel writes its output (its `stream` argument): plain stores, or non-temporal
+# ones claiming 16-byte alignment (numpy's allocations; large ones sit at 16 mod 64
+# bytes: each zmm goes out as four xmm vmovntps and three extracts) or 32-byte alignment
+# (fastdrop's own outputs, aligned_empty: two ymm vmovntps per zmm). Whole-zmm
+# non-temporal stores measured slower than ymm ones for y = a*x at 2^26 (5.4-5.5
+# against 5.9-6.4 Gelem/s, 64-byte aligned, NOTES.md), so none claims 64.
+PLAIN, STREAM16, STREAM32 = 0, 1, 2
+
+
 def _store_fn(bld, stream):
-    """A vector store, non-temporal (claiming 16-byte alignment) when `stream` is set."""
-    def store(vec, ptr, align):
-        with bld.if_else(stream, likely=False) as (then, otherwise):
+    """A vector store of `nbytes`: non-temporal when `stream` (PLAIN, STREAM16 or STREAM32:
+    an i32 value, or a Python int for code already specialised on it) is not PLAIN,
+    claiming the alignment it names (at most the vector's size: the caller's offsets are
+    multiples of it)."""
+    nontemporal = bld.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
+    i32 = ir.IntType(32)
+
+    def put(vec, ptr, align, nbytes, mode):
+        if mode == PLAIN:
+            bld.store(vec, ptr, align=align)
+        else:
+            claim = min(32 if mode == STREAM32 else 16, nbytes)
+            bld.store(vec, ptr, align=claim).set_metadata("nontemporal", nontemporal)
+
+    def store(vec, ptr, align, nbytes):
+        if isinstance(stream, int):
+            put(vec, ptr, align, nbytes, stream)
+            return
+        with bld.if_else(bld.icmp_unsigned("!=", stream, ir.Constant(i32, PLAIN)),
+                         likely=False) as (then, otherwise):
             with then:
-                st = bld.store(vec, ptr, align=16)
-                st.set_metadata("nontemporal", bld.module.add_metadata(
-                    [ir.Constant(ir.IntType(32), 1)]))
+                wide = bld.icmp_unsigned("==", stream, ir.Constant(i32, STREAM32))
+                with bld.if_else(wide) as (w32, w16):
+                    with w32:
+                        put(vec, ptr, align, nbytes, STREAM32)
+                    with w16:
+                        put(vec, ptr, align, nbytes, STREAM16)
             with otherwise:
-                bld.store(vec, ptr, align=align)
+                put(vec, ptr, align, nbytes, PLAIN)
     return store
+
+
+def _specialised(bld, store_mask, stream, emit):
+    """emit(store_mask, stream) once per combination of the two runtime flags (an i1, an
+    i32 PLAIN / STREAM16 / STREAM32), each under its own branch: the flags are tested once
+    per call, not once per vector in the loop that emit writes."""
+    i32 = ir.IntType(32)
+
+    def by_stream(sm):
+        with bld.if_else(bld.icmp_unsigned("==", stream, ir.Constant(i32, PLAIN))) as (
+                plain, nt):
+            with plain:
+                emit(sm, PLAIN)
+            with nt:
+                wide = bld.icmp_unsigned("==", stream, ir.Constant(i32, STREAM32))
+                with bld.if_else(wide) as (w32, w16):
+                    with w32:
+                        emit(sm, STREAM32)
+                    with w16:
+                        emit(sm, STREAM16)
+
+    with bld.if_else(store_mask) as (yes, no):
+        with yes:
+            by_stream(True)
+        with no:
+            by_stream(False)
 
 
 @intrinsic
@@ -249,9 +304,9 @@ def select8(typingctx, xs, ys, e, byte, a, b, other, mode, stream):
         v = builder.load(src, align=align)
 
         a, b, other = (context.cast(builder, args[i], sig.args[i], dt) for i in (4, 5, 6))
-        stream = context.cast(builder, args[8], sig.args[8], types.boolean)
+        stream = context.cast(builder, args[8], sig.args[8], types.int32)
         out = builder.select(keep, _value_fn(builder, kind, a, b)(v, 8), _splat(builder, other, 8))
-        _store_fn(builder, stream)(out, dst, align)
+        _store_fn(builder, stream)(out, dst, align, 8 * align)
         return context.get_dummy_value()
 
     return types.void(xs, ys, e, byte, a, b, other, mode, stream), codegen
@@ -273,7 +328,7 @@ def _select_bits(bld, bits, src_data, dst_data, e, lty, itemsize, value, other, 
         src = bld.bitcast(bld.gep(src_data, [at]), vty.as_pointer())
         dst = bld.bitcast(bld.gep(dst_data, [at]), vty.as_pointer())
         store(bld.select(keep, value(bld.load(src, align=itemsize), per), other), dst,
-              itemsize)
+              itemsize, 64)
 
 
 def _select_by8(bld, keeps, src_data, dst_data, e, lty, itemsize, value, other, store):
@@ -285,7 +340,7 @@ def _select_by8(bld, keeps, src_data, dst_data, e, lty, itemsize, value, other, 
         src = bld.bitcast(bld.gep(src_data, [at]), vty.as_pointer())
         dst = bld.bitcast(bld.gep(dst_data, [at]), vty.as_pointer())
         store(bld.select(keep, value(bld.load(src, align=itemsize), 8),
-                         _splat(bld, other, 8)), dst, itemsize)
+                         _splat(bld, other, 8)), dst, itemsize, 8 * itemsize)
 
 
 @intrinsic
@@ -307,7 +362,7 @@ def select32(typingctx, xs, ys, e, mask, mb, a, b, other, mode, stream):
         e = context.cast(bld, args[2], sig.args[2], types.int64)
         mb = context.cast(bld, args[4], sig.args[4], types.int64)
         a, b, other = (context.cast(bld, args[i], sig.args[i], dt) for i in (5, 6, 7))
-        stream = context.cast(bld, args[9], sig.args[9], types.boolean)
+        stream = context.cast(bld, args[9], sig.args[9], types.int32)
         lty = context.get_data_type(dt)
         itemsize = context.get_abi_sizeof(lty)
         value, store = _value_fn(bld, kind, a, b), _store_fn(bld, stream)
@@ -326,17 +381,20 @@ def select32(typingctx, xs, ys, e, mask, mb, a, b, other, mode, stream):
 
 
 @intrinsic
-def keep_select(typingctx, u16, ui, xs, ys, e, mask, mb, t, a, b, other, mode, store_mask,
-                stream):
-    """KEEP_BLOCK elements at once, what keep_byte and select8 do for 8: the keep bits of
-    u16[ui + j] >= t, j < 32 (t an int32 in 0..65536); with store_mask, their 4 mask bytes
-    into mask[mb ... mb + 3]; and ys[e + j] = kept(xs[e + j]) if bit j else other (mode as
-    select8; stream: non-temporal stores, 16-byte aligned ys, as select8).
+def keep_select_run(typingctx, u16, ui, xs, ys, e, mask, mb, steps, t, a, b, other, mode,
+                    store_mask, stream):
+    """`steps` runs of KEEP_BLOCK elements, what keep_byte and select8 do for 8: run r takes
+    the keep bits of u16[ui + 32r + j] >= t, j < 32 (t an int32 in 0..65536); with
+    store_mask, writes their 4 mask bytes to mask[mb + 4r ...]; and sets ys[e + 32r + j] =
+    kept(xs[e + 32r + j]) if bit j else other (mode as select8; stream: PLAIN, STREAM16
+    or STREAM32, as select8).
 
-    On AVX-512BW the 32 uniforms are one zmm load and one vpcmpuw into a 32-bit k mask (one
-    4-byte store of the mask), and each zmm of x is one masked multiply and one store: a
-    third of the instructions of four keep_byte + select8 (NOTES.md). Elsewhere it emits
-    those four steps.
+    On AVX-512BW the 32 uniforms are one zmm load and one vpcmpuw into a 32-bit k mask
+    (one 4-byte store of the mask), and each zmm of x is one masked multiply and one store:
+    a third of the instructions of four keep_byte + select8 (NOTES.md). Elsewhere four
+    8-element steps. The loop is written here, once per combination of store_mask and
+    stream, with t's edge case folded into the compare, so that no flag is tested per run
+    (as a loop of single steps it tested three per 32 elements: 2^26 forward +6%, NOTES.md).
     """
     if not (isinstance(u16, types.Array) and u16.dtype == types.uint16
             and isinstance(xs, types.Array) and isinstance(mode, types.IntegerLiteral)):
@@ -347,50 +405,67 @@ def keep_select(typingctx, u16, ui, xs, ys, e, mask, mb, t, a, b, other, mode, s
     def codegen(context, builder, sig, args):
         bld = builder
         i8, i16, i32, i64 = (ir.IntType(w) for w in (8, 16, 32, 64))
-        # args: u16 0, ui 1, xs 2, ys 3, e 4, mask 5, mb 6, t 7, a 8, b 9, other 10,
-        # mode 11, store_mask 12, stream 13
+        # args: u16 0, ui 1, xs 2, ys 3, e 4, mask 5, mb 6, steps 7, t 8, a 9, b 10,
+        # other 11, mode 12, store_mask 13, stream 14
         arr = {i: context.make_array(sig.args[i])(context, bld, args[i]).data
                for i in (0, 2, 3, 5)}
-        ue = context.cast(bld, args[1], sig.args[1], types.int64)
-        e = context.cast(bld, args[4], sig.args[4], types.int64)
-        cb = context.cast(bld, args[6], sig.args[6], types.int64)
-        t = context.cast(bld, args[7], sig.args[7], types.int32)
-        store_mask = context.cast(bld, args[12], sig.args[12], types.boolean)
-        stream = context.cast(bld, args[13], sig.args[13], types.boolean)
+        ui0, e0, mb0, steps = (context.cast(bld, args[i], sig.args[i], types.int64)
+                               for i in (1, 4, 6, 7))
+        t = context.cast(bld, args[8], sig.args[8], types.int32)
+        store_mask = context.cast(bld, args[13], sig.args[13], types.boolean)
+        stream = context.cast(bld, args[14], sig.args[14], types.int32)
         lty = context.get_data_type(dt)
         itemsize = context.get_abi_sizeof(lty)
-        a, b, other = (context.cast(bld, args[i], sig.args[i], dt) for i in (8, 9, 10))
-        value, store = _value_fn(bld, kind, a, b), _store_fn(bld, stream)
-        if _has(context, "avx512bw"):
-            uptr = bld.bitcast(bld.gep(arr[0], [ue]), ir.VectorType(i16, 32).as_pointer())
-            words = bld.load(uptr, align=2)
-            t16 = bld.trunc(bld.select(bld.icmp_unsigned(">", t, ir.Constant(i32, 65535)),
-                                       ir.Constant(i32, 65535), t), i16)
-            keep = bld.icmp_unsigned(">=", words, _splat(bld, t16, 32))
-            bits = bld.bitcast(keep, i32)
-            # t = 65536 drops everything; 65535 in 16 bits would keep u = 65535
-            bits = bld.select(bld.icmp_unsigned(">", t, ir.Constant(i32, 65535)),
-                              ir.Constant(i32, 0), bits)
-            with bld.if_then(store_mask):
-                mptr = bld.bitcast(bld.gep(arr[5], [cb]), i32.as_pointer())
-                bld.store(bits, mptr, align=1)
-            _select_bits(bld, bits, arr[2], arr[3], e, lty, itemsize, value,
-                         _splat(bld, other, 64 // itemsize), store)
+        a, b, other = (context.cast(bld, args[i], sig.args[i], dt) for i in (9, 10, 11))
+        value = _value_fn(bld, kind, a, b)
+        wide = _has(context, "avx512bw")
+        if wide:
+            # u >= t in 16 bits: t = 65536 (drop everything) would read as 65535 and keep
+            # u = 65535, so every compare is masked by `some` (false only then)
+            some = bld.icmp_unsigned("<=", t, ir.Constant(i32, 65535))
+            t16 = _splat(bld, bld.trunc(bld.select(some, t, ir.Constant(i32, 65535)), i16), 32)
+            some = _splat(bld, some, 32)
+            other_v = _splat(bld, other, 64 // itemsize)
         else:
-            keeps = []
-            for q in range(KEEP_BLOCK // 8):
-                uptr = bld.bitcast(bld.gep(arr[0], [bld.add(ue, ir.Constant(i64, 8 * q))]),
-                                   ir.VectorType(i16, 8).as_pointer())
-                words = bld.zext(bld.load(uptr, align=2), ir.VectorType(i32, 8))
-                keep = bld.icmp_unsigned(">=", words, _splat(bld, t, 8))
-                with bld.if_then(store_mask):
-                    mptr = bld.gep(arr[5], [bld.add(cb, ir.Constant(i64, q))])
-                    bld.store(bld.bitcast(keep, i8), mptr)
-                keeps.append(keep)
-            _select_by8(bld, keeps, arr[2], arr[3], e, lty, itemsize, value, other, store)
+            t8 = _splat(bld, t, 8)
+
+        def emit(sm, mode_):
+            store = _store_fn(bld, mode_)
+            with cgutils.for_range(bld, steps) as loop:
+                r = loop.index
+                ue = bld.add(ui0, bld.mul(r, ir.Constant(i64, KEEP_BLOCK)))
+                e = bld.add(e0, bld.mul(r, ir.Constant(i64, KEEP_BLOCK)))
+                cb = bld.add(mb0, bld.mul(r, ir.Constant(i64, KEEP_BLOCK // 8)))
+                if wide:
+                    uptr = bld.bitcast(bld.gep(arr[0], [ue]),
+                                       ir.VectorType(i16, 32).as_pointer())
+                    keep = bld.and_(bld.icmp_unsigned(">=", bld.load(uptr, align=2), t16),
+                                    some)
+                    bits = bld.bitcast(keep, i32)
+                    if sm:
+                        bld.store(bits, bld.bitcast(bld.gep(arr[5], [cb]), i32.as_pointer()),
+                                  align=1)
+                    _select_bits(bld, bits, arr[2], arr[3], e, lty, itemsize, value,
+                                 other_v, store)
+                else:
+                    keeps = []
+                    for q in range(KEEP_BLOCK // 8):
+                        uptr = bld.bitcast(
+                            bld.gep(arr[0], [bld.add(ue, ir.Constant(i64, 8 * q))]),
+                            ir.VectorType(i16, 8).as_pointer())
+                        words = bld.zext(bld.load(uptr, align=2), ir.VectorType(i32, 8))
+                        keep = bld.icmp_unsigned(">=", words, t8)
+                        if sm:
+                            bld.store(bld.bitcast(keep, i8),
+                                      bld.gep(arr[5], [bld.add(cb, ir.Constant(i64, q))]))
+                        keeps.append(keep)
+                    _select_by8(bld, keeps, arr[2], arr[3], e, lty, itemsize, value, other,
+                                store)
+
+        _specialised(bld, store_mask, stream, emit)
         return context.get_dummy_value()
 
-    return types.void(u16, ui, xs, ys, e, mask, mb, t, a, b, other, mode, store_mask,
+    return types.void(u16, ui, xs, ys, e, mask, mb, steps, t, a, b, other, mode, store_mask,
                       stream), codegen
 
 

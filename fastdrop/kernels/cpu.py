@@ -10,7 +10,7 @@ Layout of the work (NOTES.md has the measurements behind each choice):
   on AVX-512), and stores each call's four words as two little-endian uint64 (r0 | r1 <<
   32, r2 | r3 << 32). Viewed as uint16, that scratch is exactly the 16-bit uniform of each
   element in element order.
-- Stage 2 takes 32 elements at a time (_numba_ext.keep_select: one compare of 32
+- Stage 2 takes 32 elements at a time (_numba_ext.keep_select_run: one compare of 32
   uniforms with t gives 4 mask bytes and, from the same bits, the 32 outputs: masked
   multiply and store); the last bytes of a partial chunk go 8 at a time (keep_byte,
   select8). The backward from a stored mask is stage 2 alone (select32).
@@ -43,10 +43,13 @@ from ._numba_ext import (
     KEEP_BLOCK,
     M32,
     PHILOX_BLOCK,
+    PLAIN,
     SCALE,
+    STREAM16,
+    STREAM32,
     U64,
     keep_byte,
-    keep_select,
+    keep_select_run,
     philox_block,
     philox_lazy,
     prefer_512,
@@ -58,6 +61,7 @@ from ._numba_ext import (
 
 if sys.byteorder != "little":  # the uint16 view of the Philox words assumes it
     raise ImportError("fastdrop's cpu kernels need a little-endian machine; use backend='numpy'")
+from .memory import STREAM_FROM_BYTES, aligned_empty  # noqa: F401  (cpu.aligned_empty)
 from .plan import Plan
 
 CH = 64  # Philox calls (= mask bytes) per chunk
@@ -87,21 +91,19 @@ def philox_words(w64, cb, k0, k1, o0, o1):
 def _fused(x, y, u16, mask, store_mask, cb, k0, k1, eb, t, mode, a, b, other, stream):
     """Mask bytes cb+k0 .. cb+k1-1 of the chunk at mask byte cb (element eb) from its
     uniforms u16, and their elements selected from the same compare: 32 elements (4 mask
-    bytes) per keep_select from k0 (a multiple of 4), the last < 4 bytes one at a time
-    (keep_byte, select8)."""
-    kq = k1 - (k1 - k0) % (KEEP_BLOCK // 8) if k1 > k0 else k0
+    bytes) per step of keep_select_run from k0 (a multiple of 4), the last < 4 bytes one at
+    a time (keep_byte, select8)."""
+    steps = (k1 - k0) // (KEEP_BLOCK // 8) if k1 > k0 else 0
+    kq = k0 + steps * (KEEP_BLOCK // 8)
     if mode == SCALE:
-        for k in range(k0, kq, KEEP_BLOCK // 8):
-            keep_select(u16, 8 * k, x, y, eb + 8 * k, mask, cb + k, t, a, b, other, SCALE,
-                        store_mask, stream)
+        keep_select_run(u16, 8 * k0, x, y, eb + 8 * k0, mask, cb + k0, steps, t, a, b, other,
+                        SCALE, store_mask, stream)
     elif mode == COPY:
-        for k in range(k0, kq, KEEP_BLOCK // 8):
-            keep_select(u16, 8 * k, x, y, eb + 8 * k, mask, cb + k, t, a, b, other, COPY,
-                        store_mask, stream)
+        keep_select_run(u16, 8 * k0, x, y, eb + 8 * k0, mask, cb + k0, steps, t, a, b, other,
+                        COPY, store_mask, stream)
     else:
-        for k in range(k0, kq, KEEP_BLOCK // 8):
-            keep_select(u16, 8 * k, x, y, eb + 8 * k, mask, cb + k, t, a, b, other, AFFINE,
-                        store_mask, stream)
+        keep_select_run(u16, 8 * k0, x, y, eb + 8 * k0, mask, cb + k0, steps, t, a, b, other,
+                        AFFINE, store_mask, stream)
     for k in range(kq, k1):
         byte = keep_byte(u16, 8 * k, t)
         if store_mask:
@@ -335,19 +337,16 @@ def _scale_body(x, y, s):
 
 SERIAL_BELOW = 1 << 16
 
-# Non-temporal stores pay where the output cannot stay in cache anyway, and cost where it
-# could (the next reader then goes to memory). Measured here, y = 2x over n float32 (the
-# ceiling kernel, best of 15, 2 threads): plain / streaming stores, Gelem/s: 2^20 4.99 /
-# 2.82, 2^23 4.01 / 2.68, 2^24 3.78 / 4.93, 2^25 3.42 / 5.52, 2^26 3.40 / 5.66 (NOTES.md).
-# So from 64 MiB of output up: past the last-level cache one core can use on common
-# machines (32 MiB per Zen CCX; Intel's is shared by all cores).
-STREAM_FROM_BYTES = 64 << 20
+# STREAM_FROM_BYTES (memory.py): outputs from 64 MiB up are written with non-temporal stores.
 
 
-def streaming(y: np.ndarray) -> bool:
-    """Whether a kernel writes y with non-temporal stores: large enough, and 16-byte
-    aligned (numpy's allocations are; a view at an odd offset is not)."""
-    return y.nbytes >= STREAM_FROM_BYTES and y.ctypes.data % 16 == 0
+def streaming(y: np.ndarray) -> int:
+    """How a kernel writes y (_numba_ext PLAIN / STREAM16 / STREAM32): non-temporal stores
+    when y is large enough and 16-byte aligned (numpy's allocations are; a view at an odd
+    offset is not), ymm-wide ones when it is 32-byte aligned (aligned_empty's outputs)."""
+    if y.nbytes < STREAM_FROM_BYTES or y.ctypes.data % 16:
+        return PLAIN
+    return STREAM32 if y.ctypes.data % 32 == 0 else STREAM16
 
 
 @njit(parallel=True, cache=True)
@@ -450,7 +449,7 @@ def _elementwise(x, y, mask, store_mask: bool, plan: Plan, backward: bool) -> No
     kernel = _masked_body if n < SERIAL_BELOW else _masked_par  # _kernel("masked", n), inline
     kernel(x, y, mask if store_mask else _NO_MASK, store_mask, mode, plan.t, s, plan.alpha_b,
            other, plan.k0, plan.k1, plan.o0, plan.o1, _scratch(n),
-           n >= SERIAL_BELOW and streaming(y))
+           streaming(y) if n >= SERIAL_BELOW else PLAIN)
 
 
 # --- the kernel interface shared with reference.py and cuda.py ------------------------------
@@ -480,7 +479,7 @@ def backward(dy, dx, mask, plan: Plan) -> None:
         mode = COPY if plan.variant == "standard" else SCALE
         s = plan.alpha_a if plan.variant == "alpha" else plan.scale
         _kernel("from_mask", dy.size)(dy, dx, mask, mode, s, zero,
-                                      dy.size >= SERIAL_BELOW and streaming(dx))
+                                      streaming(dx) if dy.size >= SERIAL_BELOW else PLAIN)
 
 
 def inference(x, y, plan: Plan) -> None:

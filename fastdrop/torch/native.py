@@ -71,19 +71,19 @@ def _masked(x, y, mask, store_mask, mode, t, a, b, other, k0, k1, o0, o1, stream
     w64s = _scratch(x.size)
     if x.size < cpu.SERIAL_BELOW:
         cpu._masked_body(x, y, mask, store_mask != 0, mode, t, a, b, other, k0, k1, o0, o1,
-                         w64s, stream != 0)
+                         w64s, stream)
     else:
         cpu._masked_par(x, y, mask, store_mask != 0, mode, t, a, b, other, k0, k1, o0, o1,
-                        w64s, stream != 0)
+                        w64s, stream)
 
 
 @numba.njit(inline="always")
 def _from_mask(dy, dx, mask, mode, a, other, stream):
     """cpu.py's backward from a stored mask, serial or parallel by size."""
     if dy.size < cpu.SERIAL_BELOW:
-        cpu._from_mask_body(dy, dx, mask, mode, a, other, stream != 0)
+        cpu._from_mask_body(dy, dx, mask, mode, a, other, stream)
     else:
-        cpu._from_mask_par(dy, dx, mask, mode, a, other, stream != 0)
+        cpu._from_mask_par(dy, dx, mask, mode, a, other, stream)
 
 
 def _masked32(xp, yp, mp, n, store_mask, mode, t, a, b, other, k0, k1, o0, o1, stream):

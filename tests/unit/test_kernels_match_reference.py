@@ -1,5 +1,8 @@
 """Every fast host backend equals the numpy reference, bit for bit (SPEC.md section 3)."""
 
+import re
+
+import llvmlite.binding
 import numpy as np
 import pytest
 
@@ -181,9 +184,10 @@ def test_backends_lists_host_backends():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("variant", ["inverted", "standard", "alpha"])
 def test_streaming_stores_equal_the_reference(monkeypatch, dtype, variant):
-    """The non-temporal store path (outputs of STREAM_FROM_BYTES and more, 16-byte aligned)
-    writes the same bits: the threshold is lowered so that a parallel-sized array streams,
-    and an output view one element off 16-byte alignment takes the plain stores."""
+    """The non-temporal store paths (outputs of STREAM_FROM_BYTES and more: 32-byte aligned
+    ones with ymm stores, 16-byte aligned ones with xmm stores) write the same bits: the
+    threshold is lowered so that a parallel-sized array streams, and an output view off
+    16-byte alignment takes the plain stores."""
     from fastdrop.kernels import cpu
 
     monkeypatch.setattr(cpu, "STREAM_FROM_BYTES", 0)
@@ -191,14 +195,19 @@ def test_streaming_stores_equal_the_reference(monkeypatch, dtype, variant):
     rng = np.random.default_rng(5)
     x = rng.standard_normal(n).astype(dtype)
     kw = dict(seed=11, offset=3, variant=variant)
-    buf = np.empty(n + 1, dtype)
-    aligned = buf[:n] if buf.ctypes.data % 16 == 0 else buf[1:]
-    odd = buf[1:] if aligned.ctypes.data == buf.ctypes.data else buf[:n]
-    assert cpu.streaming(aligned) and not cpu.streaming(odd)
+    buf = np.empty(n + 64, dtype)
+
+    def at(mod32):  # a view of n elements whose address is mod32 modulo 32
+        k = next(k for k in range(64) if (buf.ctypes.data + k * buf.itemsize) % 32 == mod32)
+        return buf[k:k + n]
+
+    wide, aligned, odd = at(0), at(16), at(buf.itemsize)
+    assert [cpu.streaming(a) for a in (wide, aligned, odd)] == [
+        cpu.STREAM32, cpu.STREAM16, cpu.PLAIN]
     for p in (0.1, 0.5, 0.9):
         y_ref, mask_ref = fd.dropout(x, p, backend="numpy", **kw)
         dx_ref = fd.dropout_backward(x, p, backend="numpy", **kw)
-        for out in (aligned, odd):
+        for out in (wide, aligned, odd):
             y, mask = fd.dropout(x, p, backend="cpu", out=out, **kw)
             assert_same(variant, y, y_ref)
             np.testing.assert_array_equal(mask, mask_ref)
@@ -216,7 +225,7 @@ def test_streaming_ceiling_equals_numpy(monkeypatch):
     n = cpu.SERIAL_BELOW + 4101
     x = np.random.default_rng(2).standard_normal(n).astype(np.float32)
     y = np.zeros_like(x)
-    assert ceiling.scale_kernel(n, y) is ceiling.stream_scale_nt
+    assert ceiling.scale_kernel(n, y).stream == cpu.streaming(y) != 0
     ceiling.check(x, y, np.float32(2.0))  # raises when it disagrees
     np.testing.assert_array_equal(y, x * np.float32(2.0))
 
@@ -237,18 +246,33 @@ def test_streaming_kernels_emit_non_temporal_stores():
     n = cpu.SERIAL_BELOW
     dy = np.random.default_rng(3).standard_normal(n).astype(np.float32)
     _, mask = fd.dropout(dy, 0.5, seed=1, backend="numpy")
-    dx = np.empty_like(dy)
-    assert dx.ctypes.data % 16 == 0
-    fresh(dy, dx, mask, cpu.SCALE, np.float32(2.0), np.float32(0.0), True)
+    dx = np.empty(n + 8, np.float32)
+    dx = dx[(-dx.ctypes.data % 32) // 4:][:n]  # 32-byte aligned: the ymm stores
+    fresh(dy, dx, mask, cpu.SCALE, np.float32(2.0), np.float32(0.0), cpu.STREAM32)
     np.testing.assert_array_equal(dx, fd.dropout_backward(dy, 0.5, mask=mask, backend="numpy"))
     asm = "\n".join(fresh.inspect_asm(sig) for sig in fresh.signatures)
     assert "movntp" in asm
+    if llvmlite.binding.get_host_cpu_features().get("avx2"):
+        assert re.search(r"vmovntps\s+%ymm", asm), "no ymm-wide non-temporal store"
+
+
+def test_aligned_empty():
+    """Outputs the kernels stream into are 64-byte aligned; smaller ones are np.empty's."""
+    from fastdrop.kernels import memory
+
+    big = memory.aligned_empty((1024, memory.STREAM_FROM_BYTES // 4096), np.float32)
+    assert big.ctypes.data % 64 == 0 and big.flags.c_contiguous and big.flags.writeable
+    assert big.shape == (1024, memory.STREAM_FROM_BYTES // 4096) and big.dtype == np.float32
+    small = memory.aligned_empty(1000, np.float64)
+    assert small.shape == (1000,) and small.dtype == np.float64 and small.base is None
+    y, _ = fd.dropout(np.ones(memory.STREAM_FROM_BYTES // 4, np.float32), 0.5, seed=1)
+    assert y.ctypes.data % 64 == 0  # fastdrop's own outputs get the faster stores
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("t", [1, 2, 32767, 32768, 65534, 65535])
 def test_thresholds_at_the_16_bit_edges(dtype, t):
-    """The 32-element compare (keep_select) runs in 16 bits: thresholds next to 0, 2^15 and
+    """The 32-element compare (keep_select_run) runs in 16 bits: thresholds next to 0, 2^15 and
     2^16 keep exactly the reference's elements (t = 65536, p = 1, is in SIZES x RATES)."""
     from fastdrop import spec
 

@@ -54,11 +54,13 @@ int kind_of(const at::Tensor& t) {
   return -1;
 }
 
-// cpu.streaming(): non-temporal stores for outputs of STREAM_FROM_BYTES and more, 16-byte
-// aligned.
+// cpu.streaming(): how the kernel writes y: 0 plain stores; non-temporal ones for outputs
+// of STREAM_FROM_BYTES and more, 16-byte aligned (1: xmm stores) or 32-byte aligned (2: ymm
+// stores; c10's CPU allocator aligns to 64 bytes).
 int32_t streaming(const at::Tensor& y) {
-  return y.nbytes() >= static_cast<size_t>(STREAM_FROM_BYTES) &&
-         reinterpret_cast<uintptr_t>(y.data_ptr()) % 16 == 0;
+  auto addr = reinterpret_cast<uintptr_t>(y.data_ptr());
+  if (y.nbytes() < static_cast<size_t>(STREAM_FROM_BYTES) || addr % 16 != 0) return 0;
+  return addr % 32 == 0 ? 2 : 1;
 }
 
 // What a call needs besides x, seed and offset: the Plan's constants for one (p, variant,
