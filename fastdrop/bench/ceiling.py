@@ -17,10 +17,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..kernels._numba_ext import PLAIN, SCALE, select32, sfence
+from ..kernels._numba_ext import PLAIN, SCALE, select32_run, sfence
 from ..kernels.cpu import CHE, SERIAL_BELOW, streaming
 
-_ALL = np.full(4, 0xFF, np.uint8)  # every lane kept: select32 is then a plain scale
+_ALL = np.full(4, 0xFF, np.uint8)  # every lane kept: select32_run is then a plain scale
 _BLOCKS = 256
 
 
@@ -38,8 +38,8 @@ def stream_scale(x, y, a):
 @njit(parallel=True, cache=True)
 def stream_scale_nt(x, y, a, stream):
     """y = a * x with non-temporal stores as the kernels make them (`stream`:
-    cpu.streaming(y)), 32 elements at a time (one zmm store each where AVX-512 exists), in
-    blocks of CHE elements (one fence per block, as the kernels do)."""
+    cpu.streaming(y); the same select32_run loop as the backward from a stored mask, with
+    every lane kept), in blocks of CHE elements (one fence per block, as the kernels do)."""
     n = x.size
     nq = n - n % 32
     nchunks = (n + CHE - 1) // CHE
@@ -47,8 +47,7 @@ def stream_scale_nt(x, y, a, stream):
     for blk in prange(nblk):
         e0 = (blk * nchunks // nblk) * CHE
         e1 = min(((blk + 1) * nchunks // nblk) * CHE, nq)
-        for e in range(e0, e1, 32):
-            select32(x, y, e, _ALL, 0, a, a, a, SCALE, stream)
+        select32_run(x, y, e0, _ALL, 0, 0, (e1 - e0) // 32, a, a, a, SCALE, stream)
         sfence()
     for e in range(nq, n):
         y[e] = x[e] * a

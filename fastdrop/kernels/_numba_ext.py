@@ -253,30 +253,30 @@ def _store_fn(bld, stream):
     return store
 
 
-def _specialised(bld, store_mask, stream, emit):
-    """emit(store_mask, stream) once per combination of the two runtime flags (an i1, an
-    i32 PLAIN / STREAM16 / STREAM32), each under its own branch: the flags are tested once
-    per call, not once per vector in the loop that emit writes."""
+def _by_stream(bld, stream, emit):
+    """emit(mode) under a branch per value of the runtime i32 `stream` (PLAIN, STREAM16,
+    STREAM32): tested once per call, not once per vector of the loop that emit writes."""
     i32 = ir.IntType(32)
+    with bld.if_else(bld.icmp_unsigned("==", stream, ir.Constant(i32, PLAIN))) as (plain, nt):
+        with plain:
+            emit(PLAIN)
+        with nt:
+            wide = bld.icmp_unsigned("==", stream, ir.Constant(i32, STREAM32))
+            with bld.if_else(wide) as (w32, w16):
+                with w32:
+                    emit(STREAM32)
+                with w16:
+                    emit(STREAM16)
 
-    def by_stream(sm):
-        with bld.if_else(bld.icmp_unsigned("==", stream, ir.Constant(i32, PLAIN))) as (
-                plain, nt):
-            with plain:
-                emit(sm, PLAIN)
-            with nt:
-                wide = bld.icmp_unsigned("==", stream, ir.Constant(i32, STREAM32))
-                with bld.if_else(wide) as (w32, w16):
-                    with w32:
-                        emit(sm, STREAM32)
-                    with w16:
-                        emit(sm, STREAM16)
 
+def _specialised(bld, store_mask, stream, emit):
+    """emit(store_mask, stream) once per combination of the runtime i1 store_mask and i32
+    stream, as _by_stream."""
     with bld.if_else(store_mask) as (yes, no):
         with yes:
-            by_stream(True)
+            _by_stream(bld, stream, lambda mode: emit(True, mode))
         with no:
-            by_stream(False)
+            _by_stream(bld, stream, lambda mode: emit(False, mode))
 
 
 @intrinsic
@@ -312,7 +312,7 @@ def select8(typingctx, xs, ys, e, byte, a, b, other, mode, stream):
     return types.void(xs, ys, e, byte, a, b, other, mode, stream), codegen
 
 
-KEEP_BLOCK = 32  # elements per keep_select / select32
+KEEP_BLOCK = 32  # elements per step of keep_select_run / select32_run
 
 
 def _select_bits(bld, bits, src_data, dst_data, e, lty, itemsize, value, other, store):
@@ -344,11 +344,13 @@ def _select_by8(bld, keeps, src_data, dst_data, e, lty, itemsize, value, other, 
 
 
 @intrinsic
-def select32(typingctx, xs, ys, e, mask, mb, a, b, other, mode, stream):
-    """ys[e + j] = kept(xs[e + j]) if bit j of mask bytes mb .. mb + 3 else other, j < 32:
-    the backward from a stored mask, 32 elements per step where AVX-512 exists (one 4-byte
-    load of the mask, a masked multiply per zmm), else four select8 steps. mode and stream
-    as select8."""
+def select32_run(typingctx, xs, ys, e, mask, mb, mstep, steps, a, b, other, mode, stream):
+    """`steps` runs of 32 elements: ys[e + 32r + j] = kept(xs[e + 32r + j]) if bit j of
+    the 4 mask bytes at mb + mstep*r else other (mstep 4 reads the mask on; 0 reuses one
+    4-byte mask, as the ceiling's all-ones does): the backward from a stored mask, one
+    4-byte mask load and a masked multiply per zmm where AVX-512 exists, else four select8
+    steps. mode and stream as select8; the loop is specialised on stream, so no store
+    tests it (keep_select_run)."""
     if not (isinstance(xs, types.Array) and isinstance(mode, types.IntegerLiteral)):
         return None
     kind = int(mode.literal_value)
@@ -357,27 +359,42 @@ def select32(typingctx, xs, ys, e, mask, mb, a, b, other, mode, stream):
     def codegen(context, builder, sig, args):
         bld = builder
         i32, i64 = ir.IntType(32), ir.IntType(64)
+        # args: xs 0, ys 1, e 2, mask 3, mb 4, mstep 5, steps 6, a 7, b 8, other 9,
+        # mode 10, stream 11
         data = {i: context.make_array(sig.args[i])(context, bld, args[i]).data
                 for i in (0, 1, 3)}
-        e = context.cast(bld, args[2], sig.args[2], types.int64)
-        mb = context.cast(bld, args[4], sig.args[4], types.int64)
-        a, b, other = (context.cast(bld, args[i], sig.args[i], dt) for i in (5, 6, 7))
-        stream = context.cast(bld, args[9], sig.args[9], types.int32)
+        e0, mb0, mstep, steps = (context.cast(bld, args[i], sig.args[i], types.int64)
+                                 for i in (2, 4, 5, 6))
+        a, b, other = (context.cast(bld, args[i], sig.args[i], dt) for i in (7, 8, 9))
+        stream = context.cast(bld, args[11], sig.args[11], types.int32)
         lty = context.get_data_type(dt)
         itemsize = context.get_abi_sizeof(lty)
-        value, store = _value_fn(bld, kind, a, b), _store_fn(bld, stream)
-        if _has(context, "avx512bw"):
-            bits = bld.load(bld.bitcast(bld.gep(data[3], [mb]), i32.as_pointer()), align=1)
-            _select_bits(bld, bits, data[0], data[1], e, lty, itemsize, value,
-                         _splat(bld, other, 64 // itemsize), store)
-        else:
-            keeps = [bld.bitcast(bld.load(bld.gep(data[3], [bld.add(mb, ir.Constant(i64, q))])),
-                                 ir.VectorType(ir.IntType(1), 8))
-                     for q in range(KEEP_BLOCK // 8)]
-            _select_by8(bld, keeps, data[0], data[1], e, lty, itemsize, value, other, store)
+        value = _value_fn(bld, kind, a, b)
+        wide = _has(context, "avx512bw")
+        other_v = _splat(bld, other, 64 // itemsize) if wide else other
+
+        def emit(mode_):
+            store = _store_fn(bld, mode_)
+            with cgutils.for_range(bld, steps) as loop:
+                r = loop.index
+                e = bld.add(e0, bld.mul(r, ir.Constant(i64, KEEP_BLOCK)))
+                mb = bld.add(mb0, bld.mul(r, mstep))
+                if wide:
+                    bits = bld.load(bld.bitcast(bld.gep(data[3], [mb]), i32.as_pointer()),
+                                    align=1)
+                    _select_bits(bld, bits, data[0], data[1], e, lty, itemsize, value,
+                                 other_v, store)
+                else:
+                    keeps = [bld.bitcast(
+                        bld.load(bld.gep(data[3], [bld.add(mb, ir.Constant(i64, q))])),
+                        ir.VectorType(ir.IntType(1), 8)) for q in range(KEEP_BLOCK // 8)]
+                    _select_by8(bld, keeps, data[0], data[1], e, lty, itemsize, value,
+                                other, store)
+
+        _by_stream(bld, stream, emit)
         return context.get_dummy_value()
 
-    return types.void(xs, ys, e, mask, mb, a, b, other, mode, stream), codegen
+    return types.void(xs, ys, e, mask, mb, mstep, steps, a, b, other, mode, stream), codegen
 
 
 @intrinsic

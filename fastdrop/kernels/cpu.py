@@ -13,7 +13,7 @@ Layout of the work (NOTES.md has the measurements behind each choice):
 - Stage 2 takes 32 elements at a time (_numba_ext.keep_select_run: one compare of 32
   uniforms with t gives 4 mask bytes and, from the same bits, the 32 outputs: masked
   multiply and store); the last bytes of a partial chunk go 8 at a time (keep_byte,
-  select8). The backward from a stored mask is stage 2 alone (select32).
+  select8). The backward from a stored mask is stage 2 alone (select32_run).
 - The forward and the regenerating backward are software-pipelined by half chunks: the
   second half of a chunk is selected after the next chunk's first half is drawn, and the
   next chunk's x is prefetched half before each draw, so the memory stream runs beside
@@ -55,7 +55,7 @@ from ._numba_ext import (
     prefer_512,
     prefetch,
     select8,
-    select32,
+    select32_run,
     sfence,
 )
 
@@ -119,21 +119,19 @@ def _fused(x, y, u16, mask, store_mask, cb, k0, k1, eb, t, mode, a, b, other, st
 @njit(inline="always")
 def _select_bytes(x, y, mask, cb, nb, eb, mode, a, b, other, stream):
     """Elements eb .. eb + 8*nb - 1 from stored mask bytes cb .. cb+nb-1: 32 elements per
-    select32, the last < 4 bytes one at a time (select8)."""
-    nq = nb - nb % (KEEP_BLOCK // 8)
+    step of select32_run, the last < 4 bytes one at a time (select8)."""
+    steps = nb // (KEEP_BLOCK // 8)
+    nq = steps * (KEEP_BLOCK // 8)
     if mode == SCALE:
-        for k in range(0, nq, KEEP_BLOCK // 8):
-            select32(x, y, eb + 8 * k, mask, cb + k, a, b, other, SCALE, stream)
+        select32_run(x, y, eb, mask, cb, 4, steps, a, b, other, SCALE, stream)
         for k in range(nq, nb):
             select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, SCALE, stream)
     elif mode == COPY:
-        for k in range(0, nq, KEEP_BLOCK // 8):
-            select32(x, y, eb + 8 * k, mask, cb + k, a, b, other, COPY, stream)
+        select32_run(x, y, eb, mask, cb, 4, steps, a, b, other, COPY, stream)
         for k in range(nq, nb):
             select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, COPY, stream)
     else:
-        for k in range(0, nq, KEEP_BLOCK // 8):
-            select32(x, y, eb + 8 * k, mask, cb + k, a, b, other, AFFINE, stream)
+        select32_run(x, y, eb, mask, cb, 4, steps, a, b, other, AFFINE, stream)
         for k in range(nq, nb):
             select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, AFFINE, stream)
 
