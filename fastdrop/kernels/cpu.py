@@ -68,6 +68,11 @@ CH = 64  # Philox calls (= mask bytes) per chunk
 CHE = CH * spec.ELEMENTS_PER_CALL  # elements per chunk
 HALF = CH // 2  # the pipeline's half chunk (_masked_body)
 assert HALF == PHILOX_BLOCK
+# How far ahead the forward prefetches x, in chunks: with the Philox of steps 18-29 one
+# chunk ahead was best (2 ahead: 0.70 against 0.79-0.83 of the ceiling at 2^26); with the
+# faster element stage of step 31, two (forward 0.841-0.848 against 0.806-0.848,
+# regenerating 0.865-0.877 against 0.847-0.854; three 0.80-0.82; NOTES.md step 34).
+PF_AHEAD = 2
 BLOCKS_PER_THREAD = 4  # parallel blocks per thread: some slack for uneven progress
 FROM_MASK_BLOCKS = 256  # parallel blocks of the backward from a stored mask (no scratch)
 _S32 = U64(32)
@@ -183,20 +188,21 @@ def _masked_body(x, y, mask, store_mask, mode, t, a, b, other, key0, key1, off0,
         for ch in range(first, last):
             cb = ch * CH
             eb = cb * 8
-            # Ask for the next chunk's x while Philox computes this chunk's words: the loads
+            # Ask for a later chunk's x while Philox computes this chunk's words: the loads
             # overlap the arithmetic (0.49 -> 0.56 of the ceiling at 2^26, NOTES.md); half
             # before each half's draw (all of it at once: forward 0.75 against 0.79-0.83 at
-            # 2^26; two or three chunks ahead: 0.67-0.70).
-            pf = eb + 2 * CHE <= n
+            # 2^26), PF_AHEAD chunks ahead.
+            ahead = eb + PF_AHEAD * CHE
+            pf = ahead + CHE <= n
             if pf:
-                for q in range(eb + CHE, eb + CHE + CHE // 2, line):
+                for q in range(ahead, ahead + CHE // 2, line):
                     prefetch(x, q, 0)
             philox_block(w64, 0, cb, k0, k1, o0, o1)
             if ch > first:  # the previous chunk's B half (its words are still in w64)
                 _fused(x, y, u16, mask, store_mask, cb - CH, HALF, CH, eb - CHE, t32, mode,
                        a, b, other, stream)
             if pf:
-                for q in range(eb + CHE + CHE // 2, eb + 2 * CHE, line):
+                for q in range(ahead + CHE // 2, ahead + CHE, line):
                     prefetch(x, q, 0)
             philox_block(w64, HALF, cb, k0, k1, o0, o1)
             nb = min(CH, nfull - cb)
