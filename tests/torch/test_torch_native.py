@@ -55,6 +55,28 @@ def test_native_equals_fastdrop_bit_for_bit(ext, dtype, variant, shape, store_ma
         np.testing.assert_array_equal(x.grad.numpy(), dx_ref)
 
 
+@pytest.mark.parametrize("store_mask", [True, False])
+def test_native_streaming_stores_equal_fastdrop(ext, store_mask):
+    """Outputs of STREAM_FROM_BYTES and more take the non-temporal stores, ymm-wide: the op
+    allocates y and dx itself, 64-byte aligned (c10), and picks the store width from their
+    address. Inputs need no alignment: x and dy are views at 0, 4 and 1 elements into a
+    64-byte aligned buffer. Same bits as fastdrop.dropout each time."""
+    n = cpu.STREAM_FROM_BYTES // 4 + 13
+    base = torch.randn(n + 16, generator=torch.Generator().manual_seed(9))
+    assert base.data_ptr() % 64 == 0
+    seed, offset, p = 7, 3, 0.3
+    for off in (0, 4, 1):
+        x = base[off:off + n].detach().requires_grad_(True)
+        y = fdt.dropout(x, p, seed=seed, offset=offset, store_mask=store_mask)
+        assert "NativeDropout" in _grad_fn_name(y) and y.data_ptr() % 64 == 0
+        y.backward(base[16 - off:16 - off + n])
+        y_ref, _ = fastdrop.dropout(x.detach().numpy(), p, seed=seed, offset=offset)
+        np.testing.assert_array_equal(y.detach().numpy(), y_ref)
+        dx_ref = fastdrop.dropout_backward(base[16 - off:16 - off + n].numpy(), p,
+                                           seed=seed, offset=offset)
+        np.testing.assert_array_equal(x.grad.numpy(), dx_ref)
+
+
 def test_native_module_and_threads(ext):
     """The module takes the native op; one and two Numba threads give the same bits on an
     array large enough for the parallel kernels."""
