@@ -56,7 +56,7 @@ def stream_scale_nt(x, y, a, stream):
 def scale_kernel(n: int, y: np.ndarray | None = None):
     """The ceiling kernel for n elements: parallel, or serial below SERIAL_BELOW; with
     non-temporal stores where the kernels would stream into y, made as theirs would be
-    (one zmm per store into 64-byte aligned memory; `.stream` says which)."""
+    (ymm-wide into 32-byte aligned memory, xmm-wide into 16; `.stream` says which)."""
     if n < SERIAL_BELOW:
         return _scale
     mode = PLAIN if y is None else streaming(y)

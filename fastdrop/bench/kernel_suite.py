@@ -182,9 +182,10 @@ def _make_bare(n, p):
     per call is the difference to `fastdrop forward`)."""
     def make():
         from fastdrop.kernels import cpu
+        from fastdrop.kernels.memory import aligned_empty
         from fastdrop.kernels.plan import make_plan
 
-        x, y, mask = _data(n), cpu.aligned_empty(n, np.float32), np.empty((n + 7) // 8, np.uint8)
+        x, y, mask = _data(n), aligned_empty(n, np.float32), np.empty((n + 7) // 8, np.uint8)
         plan = make_plan(x.shape, x.dtype, p, SEED, 0, "inverted")
         return _bind(lambda: cpu.forward(x, y, mask, plan), x, y)
 

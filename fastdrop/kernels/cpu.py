@@ -61,7 +61,7 @@ from ._numba_ext import (
 
 if sys.byteorder != "little":  # the uint16 view of the Philox words assumes it
     raise ImportError("fastdrop's cpu kernels need a little-endian machine; use backend='numpy'")
-from .memory import STREAM_FROM_BYTES, aligned_empty  # noqa: F401  (cpu.aligned_empty)
+from .memory import STREAM_FROM_BYTES
 from .plan import Plan
 
 CH = 64  # Philox calls (= mask bytes) per chunk
