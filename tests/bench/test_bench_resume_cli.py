@@ -21,18 +21,20 @@ def env(cache, **extra):
             **extra}
 
 
-# Steps per task of the Ctrl-C test: enough that the tasks still to run when the first
-# record appears outlast the signal. With 400 (about 0.1 s a task) a fresh clone's CI lost
-# the race once: all 8 tasks were done before the SIGINT landed and the run exited 0
-# (2026-12-03); 4000 leaves seconds of work.
-CTRL_C_STEPS = "4000"
+def _default_sigint():
+    """In the child before exec: SIGINT back to its default action. A runner started in
+    the background (`nohup ... &`) passes SIGINT down ignored, and an ignored signal stays
+    ignored across exec: the run would finish instead of stopping (a fresh clone's CI,
+    launched so here, saw exit 0 for 130)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_ctrl_c_then_resume_reproduces_finished_records(tmp_path, cache):
     out = tmp_path / "runs"
     cmd = [*TINY, "bench", "train", "--only", "TA,TV,TM", "--out", str(out), "--jobs", "2"]
-    proc = subprocess.Popen(cmd, env=env(cache, TINY_STEPS=CTRL_C_STEPS), start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, env=env(cache, TINY_STEPS="400"), start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_default_sigint)
     deadline = time.time() + 120
     tasks = None
     while time.time() < deadline and proc.poll() is None:
@@ -53,8 +55,7 @@ def test_ctrl_c_then_resume_reproduces_finished_records(tmp_path, cache):
     assert before and len(before) == res["counts"]["ok"] + res["counts"]["failed"]
     assert not list(tasks.glob(".*"))  # no temporary file left behind
 
-    done = subprocess.run([*TINY, "bench", "--resume", str(run)],
-                          env=env(cache, TINY_STEPS=CTRL_C_STEPS),
+    done = subprocess.run([*TINY, "bench", "--resume", str(run)], env=env(cache, TINY_STEPS="400"),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "resuming" in done.stdout
