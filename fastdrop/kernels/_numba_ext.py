@@ -226,7 +226,6 @@ def _store_fn(bld, stream):
     claiming the alignment it names (at most the vector's size: the caller's offsets are
     multiples of it)."""
     nontemporal = bld.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
-    i32 = ir.IntType(32)
 
     def put(vec, ptr, align, nbytes, mode):
         if mode == PLAIN:
@@ -238,18 +237,8 @@ def _store_fn(bld, stream):
     def store(vec, ptr, align, nbytes):
         if isinstance(stream, int):
             put(vec, ptr, align, nbytes, stream)
-            return
-        with bld.if_else(bld.icmp_unsigned("!=", stream, ir.Constant(i32, PLAIN)),
-                         likely=False) as (then, otherwise):
-            with then:
-                wide = bld.icmp_unsigned("==", stream, ir.Constant(i32, STREAM32))
-                with bld.if_else(wide) as (w32, w16):
-                    with w32:
-                        put(vec, ptr, align, nbytes, STREAM32)
-                    with w16:
-                        put(vec, ptr, align, nbytes, STREAM16)
-            with otherwise:
-                put(vec, ptr, align, nbytes, PLAIN)
+        else:
+            _by_stream(bld, stream, lambda mode: put(vec, ptr, align, nbytes, mode))
     return store
 
 
@@ -284,12 +273,13 @@ def select8(typingctx, xs, ys, e, byte, a, b, other, mode, stream):
     """ys[e+j] = kept(xs[e+j]) if bit j of byte else other, j < 8; kept by the literal mode:
     SCALE x*a, COPY x, AFFINE a*x + b (two roundings, as numpy: no FMA contraction).
 
-    stream (a runtime bool): store with a non-temporal hint (`!nontemporal`: vmovntps),
-    which writes the line without first reading it into cache (the write-allocate read, a
-    third of a kernel's memory traffic out of cache; NOTES.md). Only for arrays far beyond
-    the caches, and only when ys's data is 16-byte aligned: the store then claims 16-byte
-    alignment (e is a multiple of 8, so 8 elements of 2 bytes or more keep it), which LLVM
-    needs to emit vector non-temporal stores. The caller ends its stores with sfence()."""
+    stream (a runtime PLAIN / STREAM16 / STREAM32, cpu.streaming()): unless PLAIN, store
+    with a non-temporal hint (`!nontemporal`: vmovntps), which writes the line without
+    first reading it into cache (the write-allocate read, a third of a kernel's memory
+    traffic out of cache; NOTES.md). Only for arrays far beyond the caches, and only when
+    ys's data is 16- or 32-byte aligned as the mode says: the store claims that alignment,
+    at most its own size (e is a multiple of 8, so 8 elements keep it), which LLVM needs to
+    emit vector non-temporal stores. The caller ends its stores with sfence()."""
     if not (isinstance(xs, types.Array) and isinstance(mode, types.IntegerLiteral)):
         return None
     kind = int(mode.literal_value)

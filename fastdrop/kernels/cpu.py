@@ -70,8 +70,8 @@ HALF = CH // 2  # the pipeline's half chunk (_masked_body)
 assert HALF == PHILOX_BLOCK
 # How far ahead the forward prefetches x, in chunks: with the Philox of steps 18-29 one
 # chunk ahead was best (2 ahead: 0.70 against 0.79-0.83 of the ceiling at 2^26); with the
-# faster element stage of step 31, two (forward 0.841-0.848 against 0.806-0.848,
-# regenerating 0.865-0.877 against 0.847-0.854; three 0.80-0.82; NOTES.md step 34).
+# faster element stage of step 31, two (forward 0.841-0.863 against 0.806-0.848,
+# regenerating 0.865-0.877 against 0.847-0.861; three 0.80-0.82; NOTES.md step 34).
 PF_AHEAD = 2
 BLOCKS_PER_THREAD = 4  # parallel blocks per thread: some slack for uneven progress
 FROM_MASK_BLOCKS = 256  # parallel blocks of the backward from a stored mask (no scratch)

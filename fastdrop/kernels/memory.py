@@ -19,8 +19,9 @@ def aligned_empty(shape, dtype) -> np.ndarray:
     """np.empty, 64-byte aligned where the CPU kernels would stream into it (outputs of
     STREAM_FROM_BYTES and more). numpy's large allocations sit at 16 mod 64 bytes, where
     the kernels' non-temporal stores go out 16 bytes at a time; 32-byte aligned, 32 at a
-    time (2^26 float32, two threads: forward 4.7 -> 5.2-5.4 Gelem/s, NOTES.md). Smaller
-    arrays as np.empty gives them: no over-allocation, nothing added to a short call."""
+    time (2^26 float32, two threads: forward 4.56-4.78 -> 5.01-5.42 Gelem/s, NOTES.md
+    step 30). Smaller arrays as np.empty gives them: no over-allocation, nothing added to a
+    short call."""
     dtype = np.dtype(dtype)
     shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
     nbytes = math.prod(shape) * dtype.itemsize
