@@ -15,9 +15,9 @@ Layout of the work (NOTES.md has the measurements behind each choice):
   multiply and store); the last bytes of a partial chunk go 8 at a time (keep_byte,
   select8). The backward from a stored mask is stage 2 alone (select32_run).
 - The forward and the regenerating backward are software-pipelined by half chunks: the
-  second half of a chunk is selected after the next chunk's first half is drawn, and the
-  next chunk's x is prefetched half before each draw, so the memory stream runs beside
-  the Philox arithmetic instead of after it.
+  second half of a chunk is selected after the next chunk's first half is drawn, and a
+  later chunk's x is prefetched (into L2) half before each draw, so the memory stream
+  runs beside the Philox arithmetic instead of after it.
 - Outputs far beyond the caches (STREAM_FROM_BYTES) are written with non-temporal
   stores: no write-allocate read of y, a third less memory traffic (NOTES.md).
 
@@ -71,8 +71,13 @@ assert HALF == PHILOX_BLOCK
 # How far ahead the forward prefetches x, in chunks: with the Philox of steps 18-29 one
 # chunk ahead was best (2 ahead: 0.70 against 0.79-0.83 of the ceiling at 2^26); with the
 # faster element stage of step 31, two (forward 0.841-0.863 against 0.806-0.848,
-# regenerating 0.865-0.877 against 0.847-0.861; three 0.80-0.82; NOTES.md step 34).
+# regenerating 0.865-0.877 against 0.847-0.861; three 0.80-0.82; NOTES.md step 34); with
+# the prefetches into L2 (step 36) two again (0.89-0.94 against 0.86-0.89 and 0.86-0.88).
 PF_AHEAD = 2
+# The backward from a stored mask and the ceiling (bench/ceiling.py) prefetch dy / x this
+# many chunks ahead into L2: the ceiling ran 6.5 -> 6.9-7.1 Gelem/s at 2^26 with 1 to 3
+# ahead, 2 and 3 the best (NOTES.md step 37).
+PF_MASK_AHEAD = 2
 BLOCKS_PER_THREAD = 4  # parallel blocks per thread: some slack for uneven progress
 FROM_MASK_BLOCKS = 256  # parallel blocks of the backward from a stored mask (no scratch)
 _S32 = U64(32)
@@ -235,9 +240,14 @@ def _from_mask_body(dy, dx, mask, mode, a, other, stream):
     # sfence waits for the write-combining buffers: fenced per chunk it ran at 1.56
     # against 4.7-5.0 Gelem/s at 2^26, NOTES.md)
     nblk = min(nchunks, FROM_MASK_BLOCKS)
+    line = 64 // dy.itemsize
     for blk in prange(nblk):
         for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
             cb = ch * CH
+            ahead = (ch + PF_MASK_AHEAD) * CHE
+            if ahead + CHE <= n:
+                for q in range(ahead, ahead + CHE, line):
+                    prefetch(dy, q, 0)
             nb = min(CH, nfull - cb)
             _select_bytes(dy, dx, mask, cb, nb, cb * 8, mode, a, a, other, stream)
             if nb < CH and 8 * (cb + nb) < n:

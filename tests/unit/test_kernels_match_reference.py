@@ -233,7 +233,7 @@ def test_streaming_ceiling_equals_numpy(monkeypatch):
 def test_streaming_kernels_emit_non_temporal_stores():
     """The streaming path is real machine code, not a flag nobody reads: on x86 the
     backward-from-mask kernel, compiled afresh (cached code cannot be inspected), holds
-    non-temporal vector stores, and writes what the plain stores write."""
+    non-temporal vector stores and L2 prefetches, and writes what the plain stores write."""
     import platform
 
     import numba
@@ -252,6 +252,8 @@ def test_streaming_kernels_emit_non_temporal_stores():
     np.testing.assert_array_equal(dx, fd.dropout_backward(dy, 0.5, mask=mask, backend="numpy"))
     asm = "\n".join(fresh.inspect_asm(sig) for sig in fresh.signatures)
     assert "movntp" in asm
+    # dy is asked for ahead into L2 (prefetcht1), not L1: NOTES.md step 36
+    assert "prefetcht1" in asm and "prefetcht0" not in asm
     if llvmlite.binding.get_host_cpu_features().get("avx2"):
         assert re.search(r"vmovntps\s+%ymm", asm), "no ymm-wide non-temporal store"
 
