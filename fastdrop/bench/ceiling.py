@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..kernels._numba_ext import PLAIN, SCALE, prefetch, select32_run, sfence
-from ..kernels.cpu import CHE, PF_MASK_AHEAD, SERIAL_BELOW, streaming
+from ..kernels._numba_ext import PLAIN, SCALE, select32_run, sfence
+from ..kernels.cpu import CHE, PF_MASK_STEP, SERIAL_BELOW, streaming
 
 _ALL = np.full(4, 0xFF, np.uint8)  # every lane kept: select32_run is then a plain scale
 _BLOCKS = 256
@@ -38,25 +38,20 @@ def stream_scale(x, y, a):
 @njit(parallel=True, cache=True)
 def stream_scale_nt(x, y, a, stream):
     """y = a * x with non-temporal stores as the kernels make them (`stream`:
-    cpu.streaming(y); the same select32_run loop as the backward from a stored mask, with
-    every lane kept), by chunks of CHE elements with x prefetched into L2 PF_MASK_AHEAD
-    chunks ahead, as the kernels do (without it the ceiling ran 6% slower than with it at
-    2^26 float32, NOTES.md step 37: a ceiling the kernels' own prefetch could beat), in
-    blocks of chunks (one fence per block, as the kernels do)."""
+    cpu.streaming(y)): the loop of the backward from a stored mask (select32_run, with
+    every lane kept), x prefetched into L2 as it does (cpu.PF_MASK_STEP ahead at every
+    32 elements: without, this ceiling ran 6% slower at 2^26 float32 than with, NOTES.md
+    steps 37-38, and the kernels' own prefetches would beat it), in blocks of chunks (one
+    fence per block, as the kernels do)."""
     n = x.size
     nq = n - n % 32
     nchunks = (n + CHE - 1) // CHE
     nblk = min(nchunks, _BLOCKS)
-    line = 64 // x.itemsize
     for blk in prange(nblk):
         for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
-            e0 = ch * CHE
-            ahead = (ch + PF_MASK_AHEAD) * CHE
-            if ahead + CHE <= n:
-                for q in range(ahead, ahead + CHE, line):
-                    prefetch(x, q, 0)
+            e0 = ch * CHE  # a run per chunk, as the kernel's (one run per block: 15% slower)
             select32_run(x, y, e0, _ALL, 0, 0, (min(e0 + CHE, nq) - e0) // 32, a, a, a,
-                         SCALE, stream)
+                         SCALE, stream, PF_MASK_STEP)
         sfence()
     for e in range(nq, n):
         y[e] = x[e] * a

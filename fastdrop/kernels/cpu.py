@@ -74,10 +74,11 @@ assert HALF == PHILOX_BLOCK
 # regenerating 0.865-0.877 against 0.847-0.861; three 0.80-0.82; NOTES.md step 34); with
 # the prefetches into L2 (step 36) two again (0.89-0.94 against 0.86-0.89 and 0.86-0.88).
 PF_AHEAD = 2
-# The backward from a stored mask and the ceiling (bench/ceiling.py) prefetch dy / x this
-# many chunks ahead into L2: the ceiling ran 6.5 -> 6.9-7.1 Gelem/s at 2^26 with 1 to 3
-# ahead, 2 and 3 the best (NOTES.md step 37).
-PF_MASK_AHEAD = 2
+# The backward from a stored mask (and the ceiling, bench/ceiling.py) prefetch into L2, at
+# every 32-element step, the dy lines this many elements ahead: at 2^26 float32 it ran
+# 6.02-6.14 Gelem/s with prefetches by half chunks two chunks ahead and 6.33-6.49 with
+# these (1024 or 2048 ahead alike), 5.7-5.9 without any (NOTES.md step 38).
+PF_MASK_STEP = 2048
 BLOCKS_PER_THREAD = 4  # parallel blocks per thread: some slack for uneven progress
 FROM_MASK_BLOCKS = 256  # parallel blocks of the backward from a stored mask (no scratch)
 _S32 = U64(32)
@@ -133,15 +134,18 @@ def _select_bytes(x, y, mask, cb, nb, eb, mode, a, b, other, stream):
     steps = nb // (KEEP_BLOCK // 8)
     nq = steps * (KEEP_BLOCK // 8)
     if mode == SCALE:
-        select32_run(x, y, eb, mask, cb, 4, steps, a, b, other, SCALE, stream)
+        select32_run(x, y, eb, mask, cb, 4, steps, a, b, other, SCALE, stream,
+                     PF_MASK_STEP)
         for k in range(nq, nb):
             select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, SCALE, stream)
     elif mode == COPY:
-        select32_run(x, y, eb, mask, cb, 4, steps, a, b, other, COPY, stream)
+        select32_run(x, y, eb, mask, cb, 4, steps, a, b, other, COPY, stream,
+                     PF_MASK_STEP)
         for k in range(nq, nb):
             select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, COPY, stream)
     else:
-        select32_run(x, y, eb, mask, cb, 4, steps, a, b, other, AFFINE, stream)
+        select32_run(x, y, eb, mask, cb, 4, steps, a, b, other, AFFINE, stream,
+                     PF_MASK_STEP)
         for k in range(nq, nb):
             select8(x, y, eb + 8 * k, mask[cb + k], a, b, other, AFFINE, stream)
 
@@ -194,22 +198,29 @@ def _masked_body(x, y, mask, store_mask, mode, t, a, b, other, key0, key1, off0,
             cb = ch * CH
             eb = cb * 8
             # Ask for a later chunk's x while Philox computes this chunk's words: the loads
-            # overlap the arithmetic (0.49 -> 0.56 of the ceiling at 2^26, NOTES.md); half
-            # before each half's draw (all of it at once: forward 0.75 against 0.79-0.83 at
-            # 2^26), PF_AHEAD chunks ahead.
+            # overlap the arithmetic (0.49 -> 0.56 of the ceiling at 2^26, NOTES.md); a
+            # quarter before and after each half's draw (all of it at once: forward 0.75
+            # against 0.79-0.83 at 2^26; halves before each draw 0.857-0.872 against
+            # quarters 0.873-0.887, step 39), PF_AHEAD chunks ahead.
             ahead = eb + PF_AHEAD * CHE
             pf = ahead + CHE <= n
             if pf:
-                for q in range(ahead, ahead + CHE // 2, line):
+                for q in range(ahead, ahead + CHE // 4, line):
                     prefetch(x, q, 0)
             philox_block(w64, 0, cb, k0, k1, o0, o1)
+            if pf:
+                for q in range(ahead + CHE // 4, ahead + CHE // 2, line):
+                    prefetch(x, q, 0)
             if ch > first:  # the previous chunk's B half (its words are still in w64)
                 _fused(x, y, u16, mask, store_mask, cb - CH, HALF, CH, eb - CHE, t32, mode,
                        a, b, other, stream)
             if pf:
-                for q in range(ahead + CHE // 2, ahead + CHE, line):
+                for q in range(ahead + CHE // 2, ahead + 3 * CHE // 4, line):
                     prefetch(x, q, 0)
             philox_block(w64, HALF, cb, k0, k1, o0, o1)
+            if pf:
+                for q in range(ahead + 3 * CHE // 4, ahead + CHE, line):
+                    prefetch(x, q, 0)
             nb = min(CH, nfull - cb)
             _fused(x, y, u16, mask, store_mask, cb, 0, min(HALF, nb), eb, t32, mode, a, b,
                    other, stream)
@@ -240,14 +251,9 @@ def _from_mask_body(dy, dx, mask, mode, a, other, stream):
     # sfence waits for the write-combining buffers: fenced per chunk it ran at 1.56
     # against 4.7-5.0 Gelem/s at 2^26, NOTES.md)
     nblk = min(nchunks, FROM_MASK_BLOCKS)
-    line = 64 // dy.itemsize
     for blk in prange(nblk):
         for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
             cb = ch * CH
-            ahead = (ch + PF_MASK_AHEAD) * CHE
-            if ahead + CHE <= n:
-                for q in range(ahead, ahead + CHE, line):
-                    prefetch(dy, q, 0)
             nb = min(CH, nfull - cb)
             _select_bytes(dy, dx, mask, cb, nb, cb * 8, mode, a, a, other, stream)
             if nb < CH and 8 * (cb + nb) < n:
