@@ -72,7 +72,8 @@ assert HALF == PHILOX_BLOCK
 # chunk ahead was best (2 ahead: 0.70 against 0.79-0.83 of the ceiling at 2^26); with the
 # faster element stage of step 31, two (forward 0.841-0.863 against 0.806-0.848,
 # regenerating 0.865-0.877 against 0.847-0.861; three 0.80-0.82; NOTES.md step 34); with
-# the prefetches into L2 (step 36) two again (0.89-0.94 against 0.86-0.89 and 0.86-0.88).
+# the prefetches into L2 (step 36) two again (0.91-0.94 against one 0.86-0.89, three
+# 0.86-0.88; with step 39's quarter bursts three 0.82-0.86 against two 0.88-0.89).
 PF_AHEAD = 2
 # The backward from a stored mask (and the ceiling, bench/ceiling.py) prefetch into L2, at
 # every 32-element step, the dy lines this many elements ahead: at 2^26 float32 it ran
