@@ -314,3 +314,38 @@ def test_direct_path_equals_the_general_one(dtype, variant):
     for a, b in ((buf[:-1], buf[1:]), (x[:, :-1], x[:, 1:])):  # contiguous, strided
         with pytest.raises(ValueError, match="overlaps"):
             fd.dropout(a, 0.3, out=b, **kw)  # a partial overlap is refused
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_direct_path_entry_points_equal_reference(dtype):
+    """fd.dropout's direct path calls the compiled kernels past Numba's dispatcher
+    (cpu.forward_direct), keyed by (kernel, dtype, x writable): read-only and writable x,
+    serial and parallel sizes, each variant, first and later calls, all equal the
+    reference; an unaligned x takes the general path and equals it too."""
+    from fastdrop.kernels import cpu
+
+    for n in (1000, cpu.SERIAL_BELOW + 4133):
+        base = np.random.default_rng(n).standard_normal(n).astype(dtype)
+        frozen = base.copy()
+        frozen.setflags(write=False)
+        for variant in ("inverted", "standard", "alpha"):
+            for seed in (3, 4):
+                y_ref, mask_ref = fd.dropout(base, 0.3, seed=seed, variant=variant,
+                                             backend="numpy")
+                for x in (base, frozen, base, frozen):
+                    y, mask = fd.dropout(x, 0.3, seed=seed, variant=variant)
+                    assert_same(variant, y, y_ref)
+                    np.testing.assert_array_equal(mask, mask_ref)
+    for kernel in (cpu._masked_body, cpu._masked_par):
+        for writable in (True, False):
+            call = cpu._COMPILED[(kernel, np.dtype(dtype), writable)]
+            if hasattr(kernel, "overloads"):  # the dispatcher only where Numba hides them
+                assert call is not kernel
+    buf = np.zeros(1000 * np.dtype(dtype).itemsize + 1, np.uint8)
+    odd = buf[1:].view(dtype)  # 1 byte past an aligned start: not aligned
+    odd[:] = np.arange(1000) / 7.0
+    assert not odd.flags.aligned
+    y_ref, mask_ref = fd.dropout(odd.copy(), 0.3, seed=5, backend="numpy")
+    y, mask = fd.dropout(odd, 0.3, seed=5)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(mask, mask_ref)
