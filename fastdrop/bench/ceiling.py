@@ -40,7 +40,7 @@ def stream_scale_nt(x, y, a, stream):
     """y = a * x with non-temporal stores as the kernels make them (`stream`:
     cpu.streaming(y)): the loop of the backward from a stored mask (select32_run, with
     every lane kept), x prefetched into L2 as it does (cpu.PF_MASK_STEP ahead at every
-    32 elements: without, this ceiling ran 6% slower at 2^26 float32 than with, NOTES.md
+    32 elements: without, this ceiling ran 6-7% slower at 2^26 float32, NOTES.md
     steps 37-38, and the kernels' own prefetches would beat it), in blocks of chunks (one
     fence per block, as the kernels do)."""
     n = x.size
@@ -49,7 +49,7 @@ def stream_scale_nt(x, y, a, stream):
     nblk = min(nchunks, _BLOCKS)
     for blk in prange(nblk):
         for ch in range(blk * nchunks // nblk, (blk + 1) * nchunks // nblk):
-            e0 = ch * CHE  # a run per chunk, as the kernel's (one run per block: 15% slower)
+            e0 = ch * CHE  # a run per chunk as the kernel's: one per block ran 15-20% slower
             select32_run(x, y, e0, _ALL, 0, 0, (min(e0 + CHE, nq) - e0) // 32, a, a, a,
                          SCALE, stream, PF_MASK_STEP)
         sfence()

@@ -365,7 +365,7 @@ def select32_run(typingctx, xs, ys, e, mask, mb, mstep, steps, a, b, other, mode
     tests it (keep_select_run). pf (a literal, elements): when streaming, each step also
     prefetches into L2 the x lines pf elements ahead (0: none); spread over the steps the
     reads keep pace with the streaming stores (NOTES.md step 38). With plain stores (data
-    that fits the caches) there are none: at 2^14 they cost the serial backward 14%."""
+    that fits the caches) there are none: they would only add instructions."""
     if not (isinstance(xs, types.Array) and isinstance(mode, types.IntegerLiteral)
             and isinstance(pf, types.IntegerLiteral)):
         return None

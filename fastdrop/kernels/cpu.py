@@ -16,8 +16,8 @@ Layout of the work (NOTES.md has the measurements behind each choice):
   select8). The backward from a stored mask is stage 2 alone (select32_run).
 - The forward and the regenerating backward are software-pipelined by half chunks: the
   second half of a chunk is selected after the next chunk's first half is drawn, and a
-  later chunk's x is prefetched (into L2) half before each draw, so the memory stream
-  runs beside the Philox arithmetic instead of after it.
+  later chunk's x is prefetched into L2 a quarter chunk before and after each draw, so
+  the memory stream runs beside the Philox arithmetic instead of after it.
 - Outputs far beyond the caches (STREAM_FROM_BYTES) are written with non-temporal
   stores: no write-allocate read of y, a third less memory traffic (NOTES.md).
 
