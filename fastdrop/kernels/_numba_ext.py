@@ -152,17 +152,20 @@ def prefetch(typingctx, arr, idx, for_write):
 
     def codegen(context, builder, sig, args):
         ary = context.make_array(sig.args[0])(context, builder, args[0])
-        ptr = builder.gep(ary.data, [args[1]])
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
-        # (address, rw, locality 2 = into L2 and outer levels, cache type 1 = data)
-        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, rw), ir.Constant(i32, 2),
-                          ir.Constant(i32, 1)])
+        _emit_prefetch(builder, builder.gep(ary.data, [args[1]]), rw)
         return context.get_dummy_value()
 
     return types.void(arr, idx, for_write), codegen
+
+
+def _emit_prefetch(bld, ptr, rw):
+    """llvm.prefetch of the line at ptr into L2 (see prefetch)."""
+    i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+    fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+    fn = cgutils.get_or_insert_function(bld.module, fnty, "llvm.prefetch.p0i8")
+    # (address, rw, locality 2 = into L2 and outer levels, cache type 1 = data)
+    bld.call(fn, [bld.bitcast(ptr, i8p), ir.Constant(i32, rw), ir.Constant(i32, 2),
+                  ir.Constant(i32, 1)])
 
 
 # --- eight elements at a time, as explicit vectors -----------------------------------------
@@ -345,13 +348,9 @@ def _prefetch_ahead(bld, data, e, pf, itemsize):
     int, elements; 0: none). Never faults, even past the end of the array."""
     if not pf:
         return
-    i8p, i32, i64 = ir.IntType(8).as_pointer(), ir.IntType(32), ir.IntType(64)
-    fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-    fn = cgutils.get_or_insert_function(bld.module, fnty, "llvm.prefetch.p0i8")
     for q in range(0, KEEP_BLOCK * itemsize, 64):
-        ptr = bld.gep(data, [bld.add(e, ir.Constant(i64, pf + q // itemsize))])
-        bld.call(fn, [bld.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 2),
-                      ir.Constant(i32, 1)])
+        at = bld.add(e, ir.Constant(ir.IntType(64), pf + q // itemsize))
+        _emit_prefetch(bld, bld.gep(data, [at]), 0)
 
 
 @intrinsic
