@@ -107,6 +107,11 @@ def check_out(out, shape, dtype, name: str = "out") -> None:
         )
 
 
+def overlap_message(name: str = "out") -> str:
+    return (f"{name} overlaps the input partially; pass out=x for in-place, or a separate "
+            "buffer")
+
+
 def check_host_overlap(out: np.ndarray, x: np.ndarray, name: str = "out") -> None:
     """out may be x itself (same memory, same layout) or disjoint from it; nothing between."""
     if not np.may_share_memory(out, x):
@@ -117,10 +122,7 @@ def check_host_overlap(out: np.ndarray, x: np.ndarray, name: str = "out") -> Non
         and out.shape == x.shape
     )
     if not same and np.shares_memory(out, x):
-        raise ValueError(
-            f"{name} overlaps the input partially; pass out=x for in-place, or a separate "
-            "buffer"
-        )
+        raise ValueError(overlap_message(name))
 
 
 def check_mask(mask, nbytes: int, variant: str) -> None:

@@ -7,13 +7,20 @@ import numpy as np
 from . import _validate as v
 from . import dispatch as _backends
 from .kernels import reference
-from .kernels.memory import aligned_empty
+from .kernels.memory import STREAM_FROM_BYTES, aligned_empty
 from .kernels.plan import make_plan
 
-# the direct path of dropout(): element variants, numpy float arrays, the CPU kernels
+# dropout()'s direct path: element variants, numpy float arrays in and out, the CPU kernels
 _DIRECT_VARIANTS = frozenset({"inverted", "standard", "alpha"})
 _DIRECT_BACKENDS = frozenset({"auto", "cpu"})
 _DIRECT_DTYPES = frozenset(np.dtype(d) for d in v.HOST_DTYPES)
+# (variant, backend, p, dtype, x writable, ndim) -> cpu.direct_entry's (call, const), kept
+# by the first call of each key after the full checks; bounded: p is any float.
+_DIRECT: dict = {}
+_DIRECT_KEYS_MAX = 4096
+_M32 = 0xFFFFFFFF
+_U64_END = v.UINT64_END
+_OVERLAP = v.overlap_message("out")
 
 
 def backends() -> list[str]:
@@ -31,26 +38,53 @@ def dropout(
     for `spatial`), or None for `gaussian` and for training=False. The mask is a pure
     function of (seed, offset, index, p): every backend gives the same bits.
     """
+    if (type(x) is np.ndarray and type(p) is float and type(seed) is int
+            and type(offset) is int and type(variant) is str and type(backend) is str
+            and training is True and stream is None):
+        # The common call of a known (variant, backend, p, dtype, x writable, ndim), each
+        # argument of exactly the type that key implies, in as few Python steps as
+        # possible: every check of the general path below, the plan's constants cached
+        # with the kernel's compiled entry point (NOTES.md step 41: 3.7 -> ~1 us of a
+        # 2^16 call beside the kernel).
+        xf = x.flags
+        direct = _DIRECT.get((variant, backend, p, x.dtype, xf.writeable, x.ndim))
+        if (direct is not None and xf.c_contiguous and xf.aligned
+                and 0 <= seed < _U64_END and 0 <= offset < _U64_END):
+            if out is None:
+                y = (np.empty(x.shape, x.dtype) if x.nbytes < STREAM_FROM_BYTES
+                     else aligned_empty(x.shape, x.dtype))
+            elif (type(out) is np.ndarray and out.dtype == x.dtype
+                  and out.shape == x.shape and out.flags.carray):
+                y = out
+            else:
+                y = None  # the general path checks out and says what is wrong
+            if y is not None:
+                call, const = direct
+                mask = np.empty((x.size + 7) >> 3, np.uint8)
+                if call(x, y, mask, seed & _M32, seed >> 32, offset & _M32, offset >> 32,
+                        *const):
+                    return y, mask
+                raise ValueError(_OVERLAP)
     variant = v.check_variant(variant)
     p = v.check_p(p, variant)
     seed = v.check_uint64("seed", seed)
     offset = v.check_uint64("offset", offset)
-    if (type(x) is np.ndarray and stream is None and training
+    if (type(x) is np.ndarray and stream is None and training is True
             and variant in _DIRECT_VARIANTS and backend in _DIRECT_BACKENDS
             and x.dtype in _DIRECT_DTYPES and (xf := x.flags).c_contiguous and xf.aligned
             and (out is None or _direct_out(out, x))):
-        # The common call, numpy in and out on the CPU kernels, without the general
-        # path's backend objects: the same checks, plan and kernel (NOTES.md: 0.3-0.5 us
-        # of a 6-7 us call on 10^4 elements), the kernel called past Numba's dispatcher
-        # (cpu.forward_direct: another 0.7 us)
+        # The first call of a key above, or p, seed or offset of another type than the
+        # fast path takes (np.float32(0.5), np.uint64(7)): checked above, run, and its
+        # (call, const) kept under its key, which holds p as the float check_p made.
         y = aligned_empty(x.shape, x.dtype) if out is None else out
         plan = make_plan(x.shape, x.dtype, p, seed, offset, variant)
-        mask = np.empty((plan.n + 7) >> 3, np.uint8)  # plan.nbytes: an element variant
-        if plan.n:
-            flat = x.ndim == 1  # a 1-D array is its own flat view (reshape: 0.1 us each)
-            _backends.cpu_kernels().forward_direct(x if flat else x.reshape(-1),
-                                                   y if flat else y.reshape(-1), mask, plan,
-                                                   xf.writeable)
+        mask = np.empty(plan.nbytes, np.uint8)
+        call, const = _backends.cpu_kernels().direct_entry(x, y, mask, plan)
+        if call is None:
+            raise ValueError(_OVERLAP)
+        if len(_DIRECT) >= _DIRECT_KEYS_MAX:
+            _DIRECT.clear()
+        _DIRECT[(variant, backend, p, x.dtype, xf.writeable, x.ndim)] = call, const
         return y, mask
     be = _backends.resolve(v.check_backend_name(backend), x, stream)
     x = be.asarray(x, "x")
@@ -74,15 +108,10 @@ def dropout(
 
 def _direct_out(out, x) -> bool:
     """out is a C-contiguous, aligned, writable numpy array of x's shape and dtype that
-    the kernel can write in place (x itself, or memory apart from x); anything else takes
-    the general path, which checks it and says what is wrong."""
-    if not (type(out) is np.ndarray and out.shape == x.shape and out.dtype == x.dtype):
-        return False
-    flags = out.flags
-    if not (flags.c_contiguous and flags.writeable and flags.aligned):
-        return False
-    v.check_host_overlap(out, x)
-    return True
+    the kernel can write in place (x itself, or memory apart from x: the kernel tests it);
+    anything else takes the general path, which checks it and says what is wrong."""
+    return (type(out) is np.ndarray and out.shape == x.shape and out.dtype == x.dtype
+            and out.flags.carray)
 
 
 def dropout_backward(

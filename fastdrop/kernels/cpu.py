@@ -477,46 +477,63 @@ def _elementwise(x, y, mask, store_mask: bool, plan: Plan, backward: bool) -> No
            streaming(y) if n >= SERIAL_BELOW else PLAIN)
 
 
-# Compiled entry points of the forward kernels for forward_direct, per (kernel, dtype, x
-# writable): the arguments' Numba types are fixed by those on that path.
-_COMPILED: dict = {}
+# --- fd.dropout's direct path -----------------------------------------------------------
 
 
-def _entry_point(kernel, args):
-    """The compiled overload of `kernel` for these arguments, called without the
-    dispatcher's typing of each argument; the dispatcher itself where Numba does not
-    expose it (the attributes are Numba's internals: a version without them still works)."""
-    try:
-        return kernel.overloads[tuple(numba.typeof(a) for a in args)].entry_point
-    except (AttributeError, KeyError):
-        return kernel
+@njit(inline="always", cache=True)
+def _stream_of(y):
+    """streaming(y) in compiled code, where reading y's address costs nothing."""
+    if y.nbytes < STREAM_FROM_BYTES or y.ctypes.data % 16:
+        return PLAIN
+    return STREAM32 if y.ctypes.data % 32 == 0 else STREAM16
 
 
-def forward_direct(x, y, mask, plan: Plan, x_writable: bool) -> None:
-    """forward() of an element variant (inverted, standard, alpha) for ops.dropout's
-    direct path, which has checked what this relies on: x and y 1-D, C-contiguous and
-    aligned numpy arrays of one float dtype, y and mask (uint8, plan.nbytes) writable.
+@njit(cache=True)
+def _direct_serial(x, y, mask, k0, k1, o0, o1, mode, t, a, b, other, w64s):
+    _masked_body(x, y, mask, True, mode, t, a, b, other, k0, k1, o0, o1, w64s, PLAIN)
 
-    Numba's dispatcher types all 15 arguments of every call (0.45-0.55 us, a twentieth
-    of the kernel at 10^4 elements); here their types follow from (kernel, dtype, x
-    writable), so after the first call through the dispatcher the compiled entry point is
-    called directly: 13.0-13.3 -> 12.4-12.6 us per fd.dropout at 2^16, 5.8-5.9 -> 5.1-5.2
-    at 10^4 (NOTES.md)."""
-    mode, s, other = _modes(plan, False)
+
+@njit(parallel=True, cache=True)
+def _direct(x, y, mask, k0, k1, o0, o1, mode, t, a, b, other, w64s):
+    """The forward of an element variant over C-contiguous x and y of one shape (any
+    ndim), the packed mask into `mask`: what ops.dropout's direct path calls. It does in
+    compiled code what a Python wrapper would pay for per call (NOTES.md step 41): the
+    overlap test of y and x, the flat views, serial or parallel, the store kind. Returns
+    False, writing nothing, when y overlaps x without being x (ops raises then)."""
+    px, py = x.ctypes.data, y.ctypes.data
+    if px != py and px < py + y.nbytes and py < px + x.nbytes:
+        return False
     n = x.size
-    if n < SERIAL_BELOW:
-        kernel, stream = _masked_body, PLAIN
+    xs, ys = x.reshape(n), y.reshape(n)
+    if n < SERIAL_BELOW:  # a call, not inlined: its prange stays a loop on this thread
+        _direct_serial(xs, ys, mask, k0, k1, o0, o1, mode, t, a, b, other, w64s[:1])
     else:
-        kernel, stream = _masked_par, streaming(y)
-    args = (x, y, mask, True, mode, plan.t, s, plan.alpha_b, other, plan.k0, plan.k1,
-            plan.o0, plan.o1, _scratch(n), stream)
-    key = (kernel, x.dtype, x_writable)
-    call = _COMPILED.get(key)
-    if call is None:
-        kernel(*args)  # compiles or loads it, then keeps its entry point
-        _COMPILED[key] = _entry_point(kernel, args)
-    else:
-        call(*args)
+        _masked_body(xs, ys, mask, True, mode, t, a, b, other, k0, k1, o0, o1, w64s,
+                     _stream_of(ys))
+    return True
+
+
+def direct_entry(x, y, mask, plan: Plan):
+    """Runs the forward of an element variant (inverted, standard, alpha) through _direct
+    for ops.dropout, whose checks this relies on: x and y numpy arrays of one shape and
+    float dtype, C-contiguous and aligned, y writable, mask fresh (uint8, plan.nbytes).
+    Returns (call, const): the compiled entry point of _direct for these argument types,
+    called without Numba's typing of its 13 arguments (0.45-0.55 us a call, NOTES.md),
+    and its last arguments, the same in every call of this (variant, p, dtype); call is
+    None where y overlaps x without being x (nothing was written).
+
+    Numba's types of the arguments follow from (variant, p, dtype, x writable, ndim): ops
+    keeps (call, const) under that key and passes the rest (x, y, mask, key words)."""
+    mode, s, other = _modes(plan, False)
+    const = (mode, plan.t, s, plan.alpha_b, other, _scratch(SERIAL_BELOW))
+    args = (x, y, mask, plan.k0, plan.k1, plan.o0, plan.o1, *const)
+    if not _direct(*args):
+        return None, const
+    try:  # Numba's internals: a version without these attributes keeps the dispatcher
+        call = _direct.overloads[tuple(numba.typeof(a) for a in args)].entry_point
+    except (AttributeError, KeyError):
+        call = _direct
+    return call, const
 
 
 # --- the kernel interface shared with reference.py and cuda.py ------------------------------

@@ -291,8 +291,9 @@ def test_thresholds_at_the_16_bit_edges(dtype, t):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("variant", ["inverted", "standard", "alpha"])
 def test_direct_path_equals_the_general_one(dtype, variant):
-    """ops.dropout's direct path (numpy in, CPU kernels, no out=) and the general path
-    (taken with out=, and with a non-contiguous x) give the same y and mask."""
+    """ops.dropout's direct path (numpy in, CPU kernels, with and without out=) and the
+    general path (taken with a Fortran-order x) give the same y and mask; a partial
+    overlap of out and x is refused on both, writing nothing."""
     x = np.random.default_rng(5).standard_normal((37, 29)).astype(dtype)
     kw = dict(seed=11, offset=3, variant=variant)
     y, mask = fd.dropout(x, 0.3, **kw)
@@ -310,37 +311,72 @@ def test_direct_path_equals_the_general_one(dtype, variant):
     assert y4 is inplace
     assert_same(variant, y4, y_ref)
     np.testing.assert_array_equal(mask4, mask_ref)
+    from fastdrop import ops
+
+    ops._DIRECT.clear()
     buf = x.reshape(-1).copy()
-    for a, b in ((buf[:-1], buf[1:]), (x[:, :-1], x[:, 1:])):  # contiguous, strided
+    for a, b in ((buf[:-1], buf[1:]), (buf[1:], buf[:-1]), (x[:, :-1], x[:, 1:])):
+        before = b.copy()
         with pytest.raises(ValueError, match="overlaps"):
             fd.dropout(a, 0.3, out=b, **kw)  # a partial overlap is refused
+        np.testing.assert_array_equal(b, before)  # and nothing is written
+    fd.dropout(buf, 0.3, **kw)  # the 1-d key known: the next calls take the fast path
+    assert len(ops._DIRECT) == 1
+    for a, b in ((buf[:-1], buf[1:]), (buf[1:], buf[:-1])):
+        before = b.copy()
+        with pytest.raises(ValueError, match="overlaps"):
+            fd.dropout(a, 0.3, out=b, **kw)
+        np.testing.assert_array_equal(b, before)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_direct_path_entry_points_equal_reference(dtype):
-    """fd.dropout's direct path calls the compiled kernels past Numba's dispatcher
-    (cpu.forward_direct), keyed by (kernel, dtype, x writable): read-only and writable x,
-    serial and parallel sizes, each variant, first and later calls, all equal the
-    reference; an unaligned x takes the general path and equals it too."""
+    """fd.dropout's direct path keeps, per (variant, backend, p, dtype, x writable, ndim),
+    the compiled entry point of cpu._direct and calls it past Numba's dispatcher: the first
+    call (through the dispatcher) and later ones (the entry point), read-only and writable
+    x, 0-d to 3-d, empty, serial and parallel sizes, each variant, out= apart and in place,
+    and p, seed and offset of other numeric types, all equal the reference."""
+    from fastdrop import ops
     from fastdrop.kernels import cpu
 
-    for n in (1000, cpu.SERIAL_BELOW + 4133):
-        base = np.random.default_rng(n).standard_normal(n).astype(dtype)
+    ops._DIRECT.clear()
+    shapes = [(), (0,), (1000,), (10, 100), (3, 7, 11), (cpu.SERIAL_BELOW + 4133,),
+              (2, cpu.SERIAL_BELOW // 2 + 9)]
+    for shape in shapes:
+        n = int(np.prod(shape))
+        base = np.random.default_rng(n).standard_normal(shape).astype(dtype)
         frozen = base.copy()
         frozen.setflags(write=False)
         for variant in ("inverted", "standard", "alpha"):
-            for seed in (3, 4):
-                y_ref, mask_ref = fd.dropout(base, 0.3, seed=seed, variant=variant,
-                                             backend="numpy")
+            for seed, offset in ((3, 0), (2**64 - 1, 2**40 + 5)):
+                y_ref, mask_ref = fd.dropout(base, 0.3, seed=seed, offset=offset,
+                                             variant=variant, backend="numpy")
                 for x in (base, frozen, base, frozen):
-                    y, mask = fd.dropout(x, 0.3, seed=seed, variant=variant)
+                    for p, s in ((0.3, seed), (np.float32(0.3).item(), np.uint64(seed))):
+                        y, mask = fd.dropout(x, p, seed=s, offset=offset, variant=variant)
+                        assert y.shape == x.shape and y.flags.c_contiguous
+                        assert_same(variant, y, y_ref)
+                        np.testing.assert_array_equal(mask, mask_ref)
+                    out = np.empty_like(base)
+                    y, mask = fd.dropout(x, 0.3, seed=seed, offset=offset, variant=variant,
+                                         out=out)
+                    assert y is out
                     assert_same(variant, y, y_ref)
                     np.testing.assert_array_equal(mask, mask_ref)
-    for kernel in (cpu._masked_body, cpu._masked_par):
-        for writable in (True, False):
-            call = cpu._COMPILED[(kernel, np.dtype(dtype), writable)]
-            if hasattr(kernel, "overloads"):  # the dispatcher only where Numba hides them
-                assert call is not kernel
+                inplace = base.copy()
+                for _ in range(2):  # first and later calls of the key
+                    inplace[...] = base
+                    y, mask = fd.dropout(inplace, 0.3, seed=seed, offset=offset,
+                                         variant=variant, out=inplace)
+                    assert y is inplace
+                    assert_same(variant, y, y_ref)
+                    np.testing.assert_array_equal(mask, mask_ref)
+    for key, (call, _const) in ops._DIRECT.items():
+        assert key[3] == np.dtype(dtype) and key[1] == "auto"
+        if hasattr(cpu._direct, "overloads"):  # the dispatcher only where Numba hides them
+            assert call is not cpu._direct
+    # keys: 3 variants x 2 p (0.3 and float32's 0.3) x writable or not x ndim 0-3
+    assert len(ops._DIRECT) == 3 * 2 * 2 * 4
     buf = np.zeros(1000 * np.dtype(dtype).itemsize + 1, np.uint8)
     odd = buf[1:].view(dtype)  # 1 byte past an aligned start: not aligned
     odd[:] = np.arange(1000) / 7.0
