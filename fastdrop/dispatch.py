@@ -95,7 +95,12 @@ class HostBackend:
             y[...] = y_flat.reshape(y.shape)
 
     def mask_array(self, mask):
-        return np.asarray(mask) if not is_device_array(mask) else mask
+        # contiguous: the CPU kernels read 4 mask bytes at a time (a strided mask read
+        # that way gave wrong gradients until 2026-12-04); a copy only for a strided one
+        if is_device_array(mask):
+            return mask
+        mask = np.asarray(mask)
+        return mask if mask.flags.c_contiguous else np.ascontiguousarray(mask)
 
 
 _HOST = {

@@ -14,13 +14,16 @@ from .kernels.plan import make_plan
 _DIRECT_VARIANTS = frozenset({"inverted", "standard", "alpha"})
 _DIRECT_BACKENDS = frozenset({"auto", "cpu"})
 _DIRECT_DTYPES = frozenset(np.dtype(d) for d in v.HOST_DTYPES)
-# (variant, backend, p, dtype, x writable, ndim) -> cpu.direct_entry's (call, const), kept
-# by the first call of each key after the full checks; bounded: p is any float.
+# (variant, backend, p, dtype, x writable) -> cpu.direct_entry's (call, const), kept by
+# the first call of each key after the full checks; bounded: p is any float.
 _DIRECT: dict = {}
+# the same for dropout_backward, the key ending in whether the mask is regenerated
+_DIRECT_BACKWARD: dict = {}
 _DIRECT_KEYS_MAX = 4096
 _M32 = 0xFFFFFFFF
 _U64_END = v.UINT64_END
 _OVERLAP = v.overlap_message("out")
+_U8 = np.dtype(np.uint8)
 
 
 def backends() -> list[str]:
@@ -41,13 +44,13 @@ def dropout(
     if (type(x) is np.ndarray and type(p) is float and type(seed) is int
             and type(offset) is int and type(variant) is str and type(backend) is str
             and training is True and stream is None):
-        # The common call of a known (variant, backend, p, dtype, x writable, ndim), each
+        # The common call of a known (variant, backend, p, dtype, x writable), each
         # argument of exactly the type that key implies, in as few Python steps as
         # possible: every check of the general path below, the plan's constants cached
         # with the kernel's compiled entry point (NOTES.md step 41: 3.7 -> ~1 us of a
         # 2^16 call beside the kernel).
         xf = x.flags
-        direct = _DIRECT.get((variant, backend, p, x.dtype, xf.writeable, x.ndim))
+        direct = _DIRECT.get((variant, backend, p, x.dtype, xf.writeable))
         if (direct is not None and xf.c_contiguous and xf.aligned
                 and 0 <= seed < _U64_END and 0 <= offset < _U64_END):
             if out is None:
@@ -61,14 +64,17 @@ def dropout(
             if y is not None:
                 call, const = direct
                 mask = np.empty((x.size + 7) >> 3, np.uint8)
-                if call(x, y, mask, seed & _M32, seed >> 32, offset & _M32, offset >> 32,
-                        *const):
+                flat = x.ndim == 1  # the kernel takes 1-D arrays: one compile per dtype
+                if call(x if flat else x.reshape(-1), y if flat else y.reshape(-1), mask,
+                        seed & _M32, seed >> 32, offset & _M32, offset >> 32, *const):
                     return y, mask
-                raise ValueError(_OVERLAP)
+                # refused (out overlaps x partially), nothing written: the checks below
+                # say so
     variant = v.check_variant(variant)
     p = v.check_p(p, variant)
     seed = v.check_uint64("seed", seed)
     offset = v.check_uint64("offset", offset)
+    backend = v.check_backend_name(backend)
     if (type(x) is np.ndarray and stream is None and training is True
             and variant in _DIRECT_VARIANTS and backend in _DIRECT_BACKENDS
             and x.dtype in _DIRECT_DTYPES and (xf := x.flags).c_contiguous and xf.aligned
@@ -79,14 +85,15 @@ def dropout(
         y = aligned_empty(x.shape, x.dtype) if out is None else out
         plan = make_plan(x.shape, x.dtype, p, seed, offset, variant)
         mask = np.empty(plan.nbytes, np.uint8)
-        call, const = _backends.cpu_kernels().direct_entry(x, y, mask, plan)
+        call, const = _backends.cpu_kernels().direct_entry(x.reshape(-1), y.reshape(-1), mask,
+                                                           plan)
         if call is None:
             raise ValueError(_OVERLAP)
         if len(_DIRECT) >= _DIRECT_KEYS_MAX:
             _DIRECT.clear()
-        _DIRECT[(variant, backend, p, x.dtype, xf.writeable, x.ndim)] = call, const
+        _DIRECT[(variant, backend, p, x.dtype, xf.writeable)] = call, const
         return y, mask
-    be = _backends.resolve(v.check_backend_name(backend), x, stream)
+    be = _backends.resolve(backend, x, stream)
     x = be.asarray(x, "x")
     if variant == "spatial":
         v.check_spatial_shape(x.shape, variant, "x")
@@ -120,12 +127,44 @@ def dropout_backward(
 ):
     """Gradient of dropout: dx from dy, using the stored mask or regenerating it from
     seed/offset (no mask memory at all). The mask wins when both are given."""
+    if (type(dy) is np.ndarray and type(p) is float and type(offset) is int
+            and type(variant) is str and type(backend) is str and stream is None
+            and (type(seed) is int or (seed is None and mask is not None))
+            and (mask is None or type(mask) is np.ndarray)):
+        # dropout()'s fast path for the backward: the key adds whether the mask is
+        # regenerated; a stored one must be a writable, C-contiguous 1-D uint8 array (its
+        # Numba type), and the kernel checks its size
+        dyf = dy.flags
+        regen = mask is None
+        direct = _DIRECT_BACKWARD.get((variant, backend, p, dy.dtype, dyf.writeable, regen))
+        key0 = 0 if seed is None else seed  # unused beside a stored mask
+        if (direct is not None and dyf.c_contiguous and dyf.aligned
+                and 0 <= key0 < _U64_END and 0 <= offset < _U64_END
+                and (regen or (mask.ndim == 1 and mask.dtype == _U8
+                               and (mf := mask.flags).c_contiguous and mf.writeable))):
+            if out is None:
+                dx = (np.empty(dy.shape, dy.dtype) if dy.nbytes < STREAM_FROM_BYTES
+                      else aligned_empty(dy.shape, dy.dtype))
+            elif (type(out) is np.ndarray and out.dtype == dy.dtype
+                  and out.shape == dy.shape and out.flags.carray):
+                dx = out
+            else:
+                dx = None
+            if dx is not None:
+                call, const = direct
+                flat = dy.ndim == 1
+                dys, dxs = (dy, dx) if flat else (dy.reshape(-1), dx.reshape(-1))
+                if (call(dys, dxs, key0 & _M32, key0 >> 32, offset & _M32, offset >> 32, *const)
+                        if regen else call(dys, dxs, mask, *const)):
+                    return dx
+                # refused (out overlaps dy partially, or a mask of the wrong size), nothing
+                # written: the checks below say so
     variant = v.check_variant(variant)
     p = v.check_p(p, variant)
     v.check_mask_or_seed(mask, seed, variant)
     seed = 0 if seed is None else v.check_uint64("seed", seed)
     offset = v.check_uint64("offset", offset)
-    be = _backends.resolve(v.check_backend_name(backend), dy, stream)
+    be = _backends.resolve(backend := v.check_backend_name(backend), dy, stream)
     dy = be.asarray(dy, "dy")
     if variant == "spatial":
         v.check_spatial_shape(dy.shape, variant, "dy")
@@ -133,6 +172,23 @@ def dropout_backward(
     if mask is not None:
         mask = be.mask_array(mask)
         v.check_mask(mask, plan.nbytes, variant)
+    if (type(dy) is np.ndarray and stream is None and variant in _DIRECT_VARIANTS
+            and backend in _DIRECT_BACKENDS and dy.dtype in _DIRECT_DTYPES
+            and (dyf := dy.flags).c_contiguous and dyf.aligned
+            and (out is None or _direct_out(out, dy))
+            and (mask is None or (type(mask) is np.ndarray and mask.flags.c_contiguous
+                                  and mask.flags.writeable))):
+        # The first call of a key of the fast path above: checked, run, and kept
+        dx = aligned_empty(dy.shape, dy.dtype) if out is None else out
+        call, const = _backends.cpu_kernels().direct_entry(dy.reshape(-1), dx.reshape(-1),
+                                                           mask, plan, backward=True)
+        if call is None:
+            raise ValueError(_OVERLAP)  # check_mask has passed: what is left is out
+        if len(_DIRECT_BACKWARD) >= _DIRECT_KEYS_MAX:
+            _DIRECT_BACKWARD.clear()
+        _DIRECT_BACKWARD[(variant, backend, p, dy.dtype, dyf.writeable, mask is None)] = (
+            call, const)
+        return dx
     dx, dx_flat = be.output(out, dy)
     if plan.n:
         be.kernels.backward(be.flat(dy), dx_flat, mask, plan)

@@ -488,6 +488,13 @@ def _stream_of(y):
     return STREAM32 if y.ctypes.data % 32 == 0 else STREAM16
 
 
+@njit(inline="always", cache=True)
+def _partial_overlap(x, y):
+    """y shares memory with x without being x (both C-contiguous, one shape and dtype)."""
+    px, py = x.ctypes.data, y.ctypes.data
+    return px != py and px < py + y.nbytes and py < px + x.nbytes
+
+
 @njit(cache=True)
 def _direct_serial(x, y, mask, k0, k1, o0, o1, mode, t, a, b, other, w64s):
     _masked_body(x, y, mask, True, mode, t, a, b, other, k0, k1, o0, o1, w64s, PLAIN)
@@ -495,44 +502,87 @@ def _direct_serial(x, y, mask, k0, k1, o0, o1, mode, t, a, b, other, w64s):
 
 @njit(parallel=True, cache=True)
 def _direct(x, y, mask, k0, k1, o0, o1, mode, t, a, b, other, w64s):
-    """The forward of an element variant over C-contiguous x and y of one shape (any
-    ndim), the packed mask into `mask`: what ops.dropout's direct path calls. It does in
-    compiled code what a Python wrapper would pay for per call (NOTES.md step 41): the
-    overlap test of y and x, the flat views, serial or parallel, the store kind. Returns
-    False, writing nothing, when y overlaps x without being x (ops raises then)."""
-    px, py = x.ctypes.data, y.ctypes.data
-    if px != py and px < py + y.nbytes and py < px + x.nbytes:
+    """The forward of an element variant over 1-D, C-contiguous x and y, the packed mask
+    into `mask`: what ops.dropout's direct path calls. It does in compiled code what a
+    Python wrapper would pay for per call (NOTES.md step 41): the overlap test of y and x,
+    serial or parallel, the store kind. Returns False, writing nothing, when y overlaps x
+    without being x (ops raises then)."""
+    if _partial_overlap(x, y):
         return False
-    n = x.size
-    xs, ys = x.reshape(n), y.reshape(n)
-    if n < SERIAL_BELOW:  # a call, not inlined: its prange stays a loop on this thread
-        _direct_serial(xs, ys, mask, k0, k1, o0, o1, mode, t, a, b, other, w64s[:1])
+    if x.size < SERIAL_BELOW:  # a call, not inlined: its prange stays a loop on this thread
+        _direct_serial(x, y, mask, k0, k1, o0, o1, mode, t, a, b, other, w64s[:1])
     else:
-        _masked_body(xs, ys, mask, True, mode, t, a, b, other, k0, k1, o0, o1, w64s,
-                     _stream_of(ys))
+        _masked_body(x, y, mask, True, mode, t, a, b, other, k0, k1, o0, o1, w64s,
+                     _stream_of(y))
     return True
 
 
-def direct_entry(x, y, mask, plan: Plan):
-    """Runs the forward of an element variant (inverted, standard, alpha) through _direct
-    for ops.dropout, whose checks this relies on: x and y numpy arrays of one shape and
-    float dtype, C-contiguous and aligned, y writable, mask fresh (uint8, plan.nbytes).
-    Returns (call, const): the compiled entry point of _direct for these argument types,
-    called without Numba's typing of its 13 arguments (0.45-0.55 us a call, NOTES.md),
-    and its last arguments, the same in every call of this (variant, p, dtype); call is
-    None where y overlaps x without being x (nothing was written).
+@njit(cache=True)
+def _direct_regen_serial(dy, dx, k0, k1, o0, o1, mode, t, a, b, other, w64s):
+    _masked_body(dy, dx, np.empty(0, np.uint8), False, mode, t, a, b, other, k0, k1, o0, o1,
+                 w64s, PLAIN)
 
-    Numba's types of the arguments follow from (variant, p, dtype, x writable, ndim): ops
-    keeps (call, const) under that key and passes the rest (x, y, mask, key words)."""
-    mode, s, other = _modes(plan, False)
+
+@njit(parallel=True, cache=True)
+def _direct_regen(dy, dx, k0, k1, o0, o1, mode, t, a, b, other, w64s):
+    """_direct for ops.dropout_backward regenerating the mask."""
+    if _partial_overlap(dy, dx):
+        return False
+    if dy.size < SERIAL_BELOW:
+        _direct_regen_serial(dy, dx, k0, k1, o0, o1, mode, t, a, b, other, w64s[:1])
+    else:
+        _masked_body(dy, dx, np.empty(0, np.uint8), False, mode, t, a, b, other, k0, k1, o0,
+                     o1, w64s, _stream_of(dx))  # no mask: a global array would be read-only
+    return True
+
+
+@njit(cache=True)
+def _direct_from_mask_serial(dy, dx, mask, mode, a, other):
+    _from_mask_body(dy, dx, mask, mode, a, other, PLAIN)
+
+
+@njit(parallel=True, cache=True)
+def _direct_from_mask(dy, dx, mask, mode, a, other):
+    """_direct for ops.dropout_backward from a stored mask (1-D, C-contiguous uint8): False,
+    writing nothing, also when the mask is not ceil(n / 8) bytes."""
+    if _partial_overlap(dy, dx) or mask.size != (dy.size + 7) // 8:
+        return False
+    if dy.size < SERIAL_BELOW:
+        _direct_from_mask_serial(dy, dx, mask, mode, a, other)
+    else:
+        _from_mask_body(dy, dx, mask, mode, a, other, _stream_of(dx))
+    return True
+
+
+def direct_entry(x, y, mask, plan: Plan, backward: bool = False):
+    """Runs an element variant's (inverted, standard, alpha) forward through _direct, or
+    its backward through _direct_from_mask or (mask None) _direct_regen, for ops, whose
+    checks this relies on: x and y 1-D, C-contiguous and aligned numpy arrays of one float
+    dtype, y writable; the mask uint8, 1-D, C-contiguous and writable (fresh, of
+    plan.nbytes, for the forward). Returns (call, const): the compiled entry point for
+    these argument types, called without Numba's typing of its 6-13 arguments (0.45-0.55
+    us a call for 15, NOTES.md), and its arguments after the arrays and key words, the
+    same in every call of this (variant, p, dtype); call is None where the kernel refused
+    (y overlaps x without being x, or a stored mask of the wrong size) and wrote nothing.
+
+    Numba's types of the arguments follow from (variant, p, dtype, x writable, and for the
+    backward whether a mask is stored): ops keeps (call, const) under that key."""
+    mode, s, other = _modes(plan, backward)
+    keys = (plan.k0, plan.k1, plan.o0, plan.o1)
     const = (mode, plan.t, s, plan.alpha_b, other, _scratch(SERIAL_BELOW))
-    args = (x, y, mask, plan.k0, plan.k1, plan.o0, plan.o1, *const)
-    if not _direct(*args):
+    if not backward:
+        kernel, args = _direct, (x, y, mask, *keys, *const)
+    elif mask is None:
+        kernel, args = _direct_regen, (x, y, *keys, *const)
+    else:
+        const = (mode, s, other)
+        kernel, args = _direct_from_mask, (x, y, mask, *const)
+    if not kernel(*args):
         return None, const
     try:  # Numba's internals: a version without these attributes keeps the dispatcher
-        call = _direct.overloads[tuple(numba.typeof(a) for a in args)].entry_point
+        call = kernel.overloads[tuple(numba.typeof(a) for a in args)].entry_point
     except (AttributeError, KeyError):
-        call = _direct
+        call = kernel
     return call, const
 
 

@@ -156,10 +156,79 @@ def test_unknown_variant(x, variant):
         fd.dropout_backward(x, 0.5, seed=1, variant=variant)
 
 
-@pytest.mark.parametrize("backend_name", ["gpu", "CPU", "torch", 3])
+@pytest.mark.parametrize("backend_name", ["gpu", "CPU", "torch", 3, ["cpu"]])
 def test_unknown_backend(x, backend_name):
     with pytest.raises(ValueError, match="auto, numpy, cpu, cuda"):
         fd.dropout(x, 0.5, seed=1, backend=backend_name)
+    with pytest.raises(ValueError, match="auto, numpy, cpu, cuda"):
+        fd.dropout_backward(x, 0.5, seed=1, backend=backend_name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bad_input_on_the_fast_path(dtype):
+    """Once a (variant, backend, p, dtype, ...) is known, fd.dropout and dropout_backward
+    take a fast path (ops._DIRECT): every bad input still gets the general path's error
+    and changes nothing."""
+    x = np.random.default_rng(1).standard_normal(100).astype(dtype)
+    for backend in ("auto", "cpu"):
+        _, mask = fd.dropout(x, 0.5, seed=1, backend=backend, out=np.empty_like(x))
+        fd.dropout(x, 0.5, seed=1, backend=backend)
+        for m in (None, mask):
+            fd.dropout_backward(x, 0.5, seed=1, mask=m, backend=backend)
+            fd.dropout_backward(x, 0.5, seed=1, mask=m, backend=backend, out=np.empty_like(x))
+        kw = dict(backend=backend)
+        for name, value, error in (("seed", -1, ValueError), ("seed", 2**64, ValueError),
+                                   ("offset", -1, ValueError), ("offset", 2**64, ValueError)):
+            args = {"seed": 1, **kw, name: value}
+            with pytest.raises(error, match=name):
+                fd.dropout(x, 0.5, **args)
+            with pytest.raises(error, match=name):
+                fd.dropout_backward(x, 0.5, **args)
+        for p in (float("nan"), 1.5, -0.5):
+            with pytest.raises(ValueError, match="p must be"):
+                fd.dropout(x, p, seed=1, **kw)
+            with pytest.raises(ValueError, match="p must be"):
+                fd.dropout_backward(x, p, seed=1, **kw)
+        for variant in ("dropconnect", ["inverted"]):
+            with pytest.raises(ValueError, match="variant must be one of"):
+                fd.dropout(x, 0.5, seed=1, variant=variant, **kw)
+            with pytest.raises(ValueError, match="variant must be one of"):
+                fd.dropout_backward(x, 0.5, seed=1, variant=variant, **kw)
+        frozen = np.zeros_like(x)
+        frozen.flags.writeable = False
+        for out in (np.zeros(99, dtype), np.zeros(100, np.float16), np.zeros((10, 10), dtype)):
+            with pytest.raises(ValueError, match="out must have shape"):
+                fd.dropout(x, 0.5, seed=1, out=out, **kw)
+            with pytest.raises(ValueError, match="out must have shape"):
+                fd.dropout_backward(x, 0.5, seed=1, out=out, **kw)
+        with pytest.raises(ValueError, match="out"):
+            fd.dropout(x, 0.5, seed=1, out=frozen, **kw)
+        with pytest.raises(ValueError, match="out"):
+            fd.dropout_backward(x, 0.5, seed=1, out=frozen, **kw)
+        np.testing.assert_array_equal(frozen, 0)
+        buf = np.arange(200, dtype=dtype)
+        keep = buf.copy()
+        for a, b in ((buf[:100], buf[50:150]), (buf[50:150], buf[:100])):
+            with pytest.raises(ValueError, match="overlaps"):
+                fd.dropout(a, 0.5, seed=1, out=b, **kw)
+            with pytest.raises(ValueError, match="overlaps"):
+                fd.dropout_backward(a, 0.5, seed=1, out=b, **kw)
+            with pytest.raises(ValueError, match="overlaps"):
+                fd.dropout_backward(a, 0.5, mask=mask, out=b, **kw)
+        np.testing.assert_array_equal(buf, keep)
+        dx = np.full_like(x, 7)
+        for bad in (mask[:-1], np.append(mask, 0), mask.astype(np.int8), mask.reshape(1, -1),
+                    mask.tolist()):
+            with pytest.raises(ValueError, match="mask"):
+                fd.dropout_backward(x, 0.5, mask=bad, out=dx, **kw)
+            with pytest.raises(ValueError, match="mask"):
+                fd.dropout_backward(x, 0.5, mask=bad, seed=1, out=dx, **kw)
+        np.testing.assert_array_equal(dx, 7)
+        with pytest.raises(ValueError, match="neither"):
+            fd.dropout_backward(x, 0.5, **kw)
+        strided = np.repeat(mask, 2)[::2]  # the same bytes, not contiguous: general path
+        np.testing.assert_array_equal(fd.dropout_backward(x, 0.5, mask=strided, **kw),
+                                      fd.dropout_backward(x, 0.5, mask=mask, **kw))
 
 
 @pytest.mark.parametrize("n", [-1, 2.5, "4"])

@@ -331,15 +331,18 @@ def test_direct_path_equals_the_general_one(dtype, variant):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_direct_path_entry_points_equal_reference(dtype):
-    """fd.dropout's direct path keeps, per (variant, backend, p, dtype, x writable, ndim),
-    the compiled entry point of cpu._direct and calls it past Numba's dispatcher: the first
+    """fd.dropout's direct path keeps, per (variant, backend, p, dtype, x writable), the
+    compiled entry point of cpu._direct and calls it past Numba's dispatcher
+    (dropout_backward: _direct_regen or _direct_from_mask, the key adding which): the first
     call (through the dispatcher) and later ones (the entry point), read-only and writable
     x, 0-d to 3-d, empty, serial and parallel sizes, each variant, out= apart and in place,
-    and p, seed and offset of other numeric types, all equal the reference."""
+    the backward regenerating and from writable and read-only masks, and p, seed and
+    offset of other numeric types, all equal the reference."""
     from fastdrop import ops
     from fastdrop.kernels import cpu
 
     ops._DIRECT.clear()
+    ops._DIRECT_BACKWARD.clear()
     shapes = [(), (0,), (1000,), (10, 100), (3, 7, 11), (cpu.SERIAL_BELOW + 4133,),
               (2, cpu.SERIAL_BELOW // 2 + 9)]
     for shape in shapes:
@@ -349,34 +352,53 @@ def test_direct_path_entry_points_equal_reference(dtype):
         frozen.setflags(write=False)
         for variant in ("inverted", "standard", "alpha"):
             for seed, offset in ((3, 0), (2**64 - 1, 2**40 + 5)):
-                y_ref, mask_ref = fd.dropout(base, 0.3, seed=seed, offset=offset,
-                                             variant=variant, backend="numpy")
+                kw = dict(offset=offset, variant=variant)
+                y_ref, mask_ref = fd.dropout(base, 0.3, seed=seed, backend="numpy", **kw)
+                dx_ref = fd.dropout_backward(base, 0.3, seed=seed, backend="numpy", **kw)
+                frozen_mask = mask_ref.copy()
+                frozen_mask.setflags(write=False)
                 for x in (base, frozen, base, frozen):
                     for p, s in ((0.3, seed), (np.float32(0.3).item(), np.uint64(seed))):
-                        y, mask = fd.dropout(x, p, seed=s, offset=offset, variant=variant)
+                        y, mask = fd.dropout(x, p, seed=s, **kw)
                         assert y.shape == x.shape and y.flags.c_contiguous
                         assert_same(variant, y, y_ref)
                         np.testing.assert_array_equal(mask, mask_ref)
+                        for m, s2 in ((None, s), (mask, None), (frozen_mask, s)):
+                            dx = fd.dropout_backward(x, p, mask=m, seed=s2, **kw)
+                            assert dx.shape == x.shape and dx.flags.c_contiguous
+                            assert_same(variant, dx, dx_ref)
                     out = np.empty_like(base)
                     y, mask = fd.dropout(x, 0.3, seed=seed, offset=offset, variant=variant,
                                          out=out)
                     assert y is out
                     assert_same(variant, y, y_ref)
                     np.testing.assert_array_equal(mask, mask_ref)
+                    dx = fd.dropout_backward(x, 0.3, mask=mask_ref, out=out, **kw)
+                    assert dx is out
+                    assert_same(variant, dx, dx_ref)
                 inplace = base.copy()
                 for _ in range(2):  # first and later calls of the key
                     inplace[...] = base
-                    y, mask = fd.dropout(inplace, 0.3, seed=seed, offset=offset,
-                                         variant=variant, out=inplace)
+                    y, mask = fd.dropout(inplace, 0.3, seed=seed, out=inplace, **kw)
                     assert y is inplace
                     assert_same(variant, y, y_ref)
                     np.testing.assert_array_equal(mask, mask_ref)
-    for key, (call, _const) in ops._DIRECT.items():
+                    for m in (None, mask_ref):
+                        inplace[...] = base
+                        dx = fd.dropout_backward(inplace, 0.3, mask=m, seed=seed,
+                                                 out=inplace, **kw)
+                        assert dx is inplace
+                        assert_same(variant, dx, dx_ref)
+    kernels = {cpu._direct, cpu._direct_regen, cpu._direct_from_mask}
+    for key, (call, _const) in [*ops._DIRECT.items(), *ops._DIRECT_BACKWARD.items()]:
         assert key[3] == np.dtype(dtype) and key[1] == "auto"
-        if hasattr(cpu._direct, "overloads"):  # the dispatcher only where Numba hides them
-            assert call is not cpu._direct
-    # keys: 3 variants x 2 p (0.3 and float32's 0.3) x writable or not x ndim 0-3
-    assert len(ops._DIRECT) == 3 * 2 * 2 * 4
+        if all(hasattr(k, "overloads") for k in kernels):  # else the dispatchers are kept
+            assert call not in kernels
+    # keys: 3 variants x 2 p (0.3 and float32's 0.3) x (x writable or not), and for the
+    # backward x 2 (regenerating, from a stored mask; a read-only mask takes the general
+    # path); ndim is not in the key (the kernels take the flat arrays)
+    assert len(ops._DIRECT) == 3 * 2 * 2
+    assert len(ops._DIRECT_BACKWARD) == 3 * 2 * 2 * 2
     buf = np.zeros(1000 * np.dtype(dtype).itemsize + 1, np.uint8)
     odd = buf[1:].view(dtype)  # 1 byte past an aligned start: not aligned
     odd[:] = np.arange(1000) / 7.0
