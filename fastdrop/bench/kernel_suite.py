@@ -93,11 +93,20 @@ class Case:
         all_threads = numba.get_num_threads()
         kernel_s = ceiling_s = 0.0
         for _ in range(loops):
+            if self.threads:
+                # Each timed call of a case on fewer threads follows an untimed one on its
+                # own thread count: the ceiling's threads leave x and y spread over every
+                # core's cache and the single thread's call leaves them in one, so either
+                # timed right after the other fetched from another core (1-thread 2^16:
+                # 33-52 us per call in K1 runs 1-14, 16 us in a loop of its own; the
+                # ceiling beside it then 4x slower than beside the others; NOTES.md)
+                ceiling()
             t0 = clock()
             ceiling()
             t1 = clock()
             if self.threads:
                 numba.set_num_threads(self.threads)  # outside both timed calls
+                fn()
             t2 = clock()
             fn()
             t3 = clock()
