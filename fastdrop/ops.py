@@ -47,21 +47,14 @@ def dropout(
         # The common call of a known (variant, backend, p, dtype, x writable), each
         # argument of exactly the type that key implies, in as few Python steps as
         # possible: every check of the general path below, the plan's constants cached
-        # with the kernel's compiled entry point (NOTES.md step 41: 3.7 -> ~1 us of a
-        # 2^16 call beside the kernel).
+        # with the kernel's compiled entry point (NOTES.md step 41: a 2^16 call spent 3.7
+        # us beside its kernel, now 1.2-1.5).
         xf = x.flags
         direct = _DIRECT.get((variant, backend, p, x.dtype, xf.writeable))
         if (direct is not None and xf.c_contiguous and xf.aligned
                 and 0 <= seed < _U64_END and 0 <= offset < _U64_END):
-            if out is None:
-                y = (np.empty(x.shape, x.dtype) if x.nbytes < STREAM_FROM_BYTES
-                     else aligned_empty(x.shape, x.dtype))
-            elif (type(out) is np.ndarray and out.dtype == x.dtype
-                  and out.shape == x.shape and out.flags.carray):
-                y = out
-            else:
-                y = None  # the general path checks out and says what is wrong
-            if y is not None:
+            y = _new_output(x) if out is None else out if _direct_out(out, x) else None
+            if y is not None:  # (else the general path checks out and says what is wrong)
                 call, const = direct
                 mask = np.empty((x.size + 7) >> 3, np.uint8)
                 flat = x.ndim == 1  # the kernel takes 1-D arrays: one compile per dtype
@@ -113,6 +106,13 @@ def dropout(
     return y, mask
 
 
+def _new_output(x) -> np.ndarray:
+    """aligned_empty(x.shape, x.dtype) without its checks: x is an ndarray."""
+    if x.nbytes < STREAM_FROM_BYTES:
+        return np.empty(x.shape, x.dtype)
+    return aligned_empty(x.shape, x.dtype)
+
+
 def _direct_out(out, x) -> bool:
     """out is a C-contiguous, aligned, writable numpy array of x's shape and dtype that
     the kernel can write in place (x itself, or memory apart from x: the kernel tests it);
@@ -142,14 +142,7 @@ def dropout_backward(
                 and 0 <= key0 < _U64_END and 0 <= offset < _U64_END
                 and (regen or (mask.ndim == 1 and mask.dtype == _U8
                                and (mf := mask.flags).c_contiguous and mf.writeable))):
-            if out is None:
-                dx = (np.empty(dy.shape, dy.dtype) if dy.nbytes < STREAM_FROM_BYTES
-                      else aligned_empty(dy.shape, dy.dtype))
-            elif (type(out) is np.ndarray and out.dtype == dy.dtype
-                  and out.shape == dy.shape and out.flags.carray):
-                dx = out
-            else:
-                dx = None
+            dx = _new_output(dy) if out is None else out if _direct_out(out, dy) else None
             if dx is not None:
                 call, const = direct
                 flat = dy.ndim == 1
