@@ -176,6 +176,11 @@ def test_bad_input_on_the_fast_path(dtype):
         for m in (None, mask):
             fd.dropout_backward(x, 0.5, seed=1, mask=m, backend=backend)
             fd.dropout_backward(x, 0.5, seed=1, mask=m, backend=backend, out=np.empty_like(x))
+        from fastdrop import ops  # the keys the calls below hit
+
+        assert ("inverted", backend, 0.5, x.dtype, True) in ops._DIRECT
+        for regen in (True, False):
+            assert ("inverted", backend, 0.5, x.dtype, True, regen) in ops._DIRECT_BACKWARD
         kw = dict(backend=backend)
         for name, value, error in (("seed", -1, ValueError), ("seed", 2**64, ValueError),
                                    ("offset", -1, ValueError), ("offset", 2**64, ValueError)):
