@@ -361,13 +361,20 @@ SERIAL_BELOW = 1 << 16
 # STREAM_FROM_BYTES (memory.py): outputs from 64 MiB up are written with non-temporal stores.
 
 
-def streaming(y: np.ndarray) -> int:
-    """How a kernel writes y (_numba_ext PLAIN / STREAM16 / STREAM32): non-temporal stores
-    when y is large enough and 16-byte aligned (numpy's allocations are; a view at an odd
-    offset is not), ymm-wide ones when it is 32-byte aligned (aligned_empty's outputs)."""
+@njit(inline="always", cache=True)
+def _stream_of(y):
+    """streaming(y), callable from compiled code, where reading y's address costs nothing."""
     if y.nbytes < STREAM_FROM_BYTES or y.ctypes.data % 16:
         return PLAIN
     return STREAM32 if y.ctypes.data % 32 == 0 else STREAM16
+
+
+def streaming(y: np.ndarray) -> int:
+    """How a kernel writes y (_numba_ext PLAIN / STREAM16 / STREAM32): non-temporal stores
+    when y is large enough and 16-byte aligned (numpy's allocations are; a view at an odd
+    offset is not), ymm-wide ones when it is 32-byte aligned (aligned_empty's outputs).
+    The rule itself is _stream_of, which the direct-path kernels apply in compiled code."""
+    return _stream_of(y)
 
 
 @njit(parallel=True, cache=True)
@@ -478,14 +485,6 @@ def _elementwise(x, y, mask, store_mask: bool, plan: Plan, backward: bool) -> No
 
 
 # --- fd.dropout's direct path -----------------------------------------------------------
-
-
-@njit(inline="always", cache=True)
-def _stream_of(y):
-    """streaming(y) in compiled code, where reading y's address costs nothing."""
-    if y.nbytes < STREAM_FROM_BYTES or y.ctypes.data % 16:
-        return PLAIN
-    return STREAM32 if y.ctypes.data % 32 == 0 else STREAM16
 
 
 @njit(inline="always", cache=True)
